@@ -1,0 +1,240 @@
+//! The command line: `validate`, `render`, `tools`.
+//!
+//! Each command reads the same configuration as the server (`--config`,
+//! `SWITCHBOARD_*`), so the specs directory and provider overrides in force
+//! are the ones the gateway would use.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Map, Value, json};
+
+use crate::catalog::{self, Format};
+use crate::config::Config;
+use crate::engine::{self, CallContext};
+use crate::registry::{LoadReport, Registry, spec_files};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A self-hosted integration gateway"
+)]
+pub struct Cli {
+    /// Config file (default: config/switchboard.yaml when present).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check spec files (default: the configured specs directory); each
+    /// problem is printed as file:line:column: message.
+    Validate {
+        /// Spec files or directories.
+        paths: Vec<PathBuf>,
+    },
+    /// Print the HTTP request a tool call would send (secrets redacted);
+    /// nothing is sent.
+    Render {
+        /// The tool, as provider.tool.
+        tool: String,
+        /// The tool's parameters, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// The connection's config (connection.config), as a JSON object.
+        #[arg(long)]
+        connection_config: Option<String>,
+        /// The account's config (account.config), as a JSON object.
+        #[arg(long)]
+        account_config: Option<String>,
+        /// Credentials to inject, as a JSON object (shown redacted).
+        #[arg(long)]
+        credentials: Option<String>,
+    },
+    /// Print the tool catalog, as the API gives it.
+    Tools {
+        #[arg(long)]
+        provider: Option<String>,
+        /// jsonschema (default), openai, anthropic or mcp.
+        #[arg(long, default_value = "jsonschema")]
+        format: String,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let result = match cli.command {
+        Command::Validate { paths } => return validate(&config, &paths),
+        Command::Render {
+            tool,
+            params,
+            connection_config,
+            account_config,
+            credentials,
+        } => render(
+            &config,
+            &tool,
+            &params,
+            connection_config.as_deref(),
+            account_config.as_deref(),
+            credentials.as_deref(),
+        ),
+        Command::Tools { provider, format } => tools(&config, provider.as_deref(), &format),
+    };
+    match result {
+        Ok(text) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+fn validate(config: &Config, paths: &[PathBuf]) -> ExitCode {
+    let paths = if paths.is_empty() {
+        vec![config.specs_dir.clone()]
+    } else {
+        paths.to_vec()
+    };
+    let mut files = Vec::new();
+    let mut report = LoadReport::default();
+    for path in &paths {
+        if path.is_dir() {
+            match spec_files(path) {
+                Ok(found) => files.extend(found),
+                Err(e) => report.diagnostics.push(read_problem(path, &e)),
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let loaded = Registry::load_files(&files, &config.provider_overrides);
+    report.diagnostics.extend(loaded.diagnostics);
+    for d in &report.diagnostics {
+        println!("{d}");
+    }
+    let registry = loaded.registry;
+    if report.diagnostics.is_empty() {
+        println!(
+            "ok: {} files, {} providers, {} tools",
+            files.len(),
+            registry.providers().count(),
+            registry.tool_count()
+        );
+        ExitCode::SUCCESS
+    } else {
+        let n = report.diagnostics.len();
+        eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+        ExitCode::FAILURE
+    }
+}
+
+fn read_problem(path: &Path, e: &std::io::Error) -> crate::spec::Diagnostic {
+    crate::spec::Diagnostic {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    }
+}
+
+/// Loads the configured registry; any spec problem is an error here.
+fn registry(config: &Config) -> Result<Registry, String> {
+    let report = Registry::load_dir(&config.specs_dir, &config.provider_overrides);
+    if report.diagnostics.is_empty() {
+        return Ok(report.registry);
+    }
+    let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
+    Err(format!(
+        "the specs in {} have problems:\n{}",
+        config.specs_dir.display(),
+        lines.join("\n")
+    ))
+}
+
+fn render(
+    config: &Config,
+    tool_id: &str,
+    params: &str,
+    connection_config: Option<&str>,
+    account_config: Option<&str>,
+    credentials: Option<&str>,
+) -> Result<String, String> {
+    let registry = registry(config)?;
+    let (provider, tool) = registry
+        .tool(tool_id)
+        .ok_or_else(|| format!("unknown tool `{tool_id}` (expected provider.tool)"))?;
+    let params: Value = parse_json("--params", params)?;
+    let connection_config = connection_config
+        .map(|s| parse_object("--connection-config", s))
+        .transpose()?;
+    let account_config = account_config
+        .map(|s| parse_object("--account-config", s))
+        .transpose()?;
+    // Without real credentials, placeholders show where they would go; they
+    // are redacted in the output either way.
+    let credentials = match credentials {
+        Some(s) => parse_object("--credentials", s)?,
+        None => provider
+            .auth
+            .credential_fields
+            .keys()
+            .map(|k| (k.clone(), json!("placeholder")))
+            .collect(),
+    };
+    let ctx = CallContext {
+        connection_config: connection_config.as_ref(),
+        account_config: account_config.as_ref(),
+        credentials: Some(&credentials),
+    };
+    let request = engine::render(provider, tool, &params, &ctx).map_err(|e| {
+        let details = if e.details.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n{}",
+                serde_json::to_string_pretty(&e.details).unwrap_or_default()
+            )
+        };
+        format!("{e}{details}")
+    })?;
+    Ok(request.to_string())
+}
+
+fn tools(config: &Config, provider: Option<&str>, format: &str) -> Result<String, String> {
+    let format: Format = format.parse()?;
+    let registry = registry(config)?;
+    if let Some(p) = provider
+        && registry.provider(p).is_none()
+    {
+        return Err(format!("unknown provider `{p}`"));
+    }
+    let data = catalog::catalog(&registry, provider, format);
+    let page = json!({"data": data, "next_cursor": null});
+    Ok(serde_json::to_string_pretty(&page).unwrap_or_default() + "\n")
+}
+
+fn parse_json(flag: &str, text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("{flag} is not valid JSON: {e}"))
+}
+
+fn parse_object(flag: &str, text: &str) -> Result<Map<String, Value>, String> {
+    match parse_json(flag, text)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(format!("{flag} must be a JSON object")),
+    }
+}

@@ -1,0 +1,220 @@
+//! Configuration: `config/switchboard.yaml`, then `SWITCHBOARD_*` variables.
+//!
+//! Every command reads the same configuration as `serve`, so a specs
+//! directory set for the server applies to `render` and `tools` too. A
+//! missing default config file is fine (the defaults serve a first run); a
+//! config file named explicitly must exist.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::registry::Overrides;
+
+/// Where the config file is looked for when none is named.
+pub const DEFAULT_CONFIG_PATH: &str = "config/switchboard.yaml";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the gateway listens on.
+    pub listen: String,
+    /// Base URL under which the gateway is reachable (OAuth redirect URIs).
+    pub public_url: Option<String>,
+    pub specs_dir: PathBuf,
+    pub database_url: String,
+    pub api_keys: Vec<String>,
+    /// Base64 of 32 bytes.
+    pub encryption_key: Option<String>,
+    pub data_dir: PathBuf,
+    pub provider_overrides: Overrides,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            specs_dir: PathBuf::from("provider-specs"),
+            database_url: "sqlite://data/switchboard.db".into(),
+            api_keys: Vec::new(),
+            encryption_key: None,
+            data_dir: PathBuf::from("data"),
+            provider_overrides: Overrides::new(),
+        }
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads the config: `explicit` path, else `SWITCHBOARD_CONFIG`, else the
+    /// default path if it exists; then applies environment overrides.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with(explicit, |k| std::env::var(k).ok())
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with(
+        explicit: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let named = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| env("SWITCHBOARD_CONFIG").map(PathBuf::from));
+        let mut config = match named {
+            Some(path) => Config::from_file(&path)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+                Config::from_file(Path::new(DEFAULT_CONFIG_PATH))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env);
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_yaml(path, &text)
+    }
+
+    /// Parses config text; problems are reported with their position.
+    pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let invalid = |line, column, message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        };
+        let doc = crate::spec::yaml::parse(text)
+            .map_err(|e| invalid(e.pos.line, e.pos.column, e.message))?;
+        if let Some(p) = doc.problems.first() {
+            return Err(invalid(p.pos.line, p.pos.column, p.message.clone()));
+        }
+        let value = if doc.value.is_null() {
+            serde_json::json!({})
+        } else {
+            doc.value
+        };
+        serde_path_to_error::deserialize(&value).map_err(|e: serde_path_to_error::Error<_>| {
+            let pointer: String = e.path().iter().map(|s| format!("/{s}")).collect();
+            let pos = doc.source_map.value(&pointer);
+            invalid(pos.line, pos.column, e.inner().to_string())
+        })
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = var("SWITCHBOARD_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = var("SWITCHBOARD_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("SWITCHBOARD_SPECS_DIR") {
+            self.specs_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("SWITCHBOARD_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("SWITCHBOARD_API_KEYS") {
+            self.api_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = var("SWITCHBOARD_ENCRYPTION_KEY") {
+            self.encryption_key = Some(v);
+        }
+        if let Some(v) = var("SWITCHBOARD_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_serve_a_first_run() {
+        let c = Config::default();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://data/switchboard.db");
+        assert_eq!(c.specs_dir, PathBuf::from("provider-specs"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.yaml");
+        std::fs::write(
+            &path,
+            "listen: 0.0.0.0:9000\nspecs_dir: specs\nprovider_overrides:\n  slack:\n    base_url: http://127.0.0.1:1/api\n",
+        )
+        .unwrap();
+        let c = Config::load_with(
+            Some(&path),
+            env(&[
+                ("SWITCHBOARD_SPECS_DIR", "/other"),
+                ("SWITCHBOARD_API_KEYS", "a, b,"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.specs_dir, PathBuf::from("/other"));
+        assert_eq!(c.api_keys, ["a", "b"]);
+        assert_eq!(
+            c.provider_overrides["slack"].base_url.as_deref(),
+            Some("http://127.0.0.1:1/api")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_a_position() {
+        let err = Config::from_yaml(Path::new("c.yaml"), "listen: x\nspecs_dri: y\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("c.yaml:2:"), "{text}");
+        assert!(text.contains("unknown field `specs_dri`"), "{text}");
+    }
+
+    #[test]
+    fn a_named_missing_file_is_an_error() {
+        let err = Config::load_with(Some(Path::new("/nonexistent/x.yaml")), env(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read config file /nonexistent/x.yaml")
+        );
+    }
+}

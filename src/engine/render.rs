@@ -1,0 +1,496 @@
+//! Rendering a tool call into the provider's exact HTTP request.
+//!
+//! Order: parameters are validated against the tool's schema (every failing
+//! field reported), then method, URL (scheme and host from `base_url` only),
+//! query, headers, body, and last the credentials from `auth.inject`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use jsonschema::error::ValidationErrorKind;
+use minijinja::value::{Serde, Value as JinjaValue};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::error::{Error, ErrorCode, FieldError};
+use crate::registry::{Body, Provider, Text, Tool, ValueTemplate};
+use crate::template::{RenderFailure, TemplateSet};
+use crate::url_policy;
+
+/// What a call knows besides its parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallContext<'a> {
+    /// The connection's non-secret settings (`connection.config`).
+    pub connection_config: Option<&'a Map<String, Value>>,
+    /// Values discovered for the account (`account.config`).
+    pub account_config: Option<&'a Map<String, Value>>,
+    /// The account's credentials; `None` renders without `auth.inject`.
+    pub credentials: Option<&'a Map<String, Value>>,
+}
+
+/// An HTTP request ready to send. Its `Debug` and `Display` never show
+/// credentials.
+#[derive(Clone, PartialEq)]
+pub struct RenderedRequest {
+    pub method: Method,
+    pub url: Url,
+    /// Headers; injected credentials are marked sensitive.
+    pub headers: HeaderMap,
+    pub body: Option<RequestBody>,
+    /// Query parameters that carry credentials (redacted when shown).
+    pub secret_query: Vec<String>,
+}
+
+/// A request body, kept structured so pagination can update a JSON field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    Json(Value),
+    Form(Vec<(String, String)>),
+    Raw(String),
+}
+
+impl RequestBody {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            RequestBody::Json(v) => serde_json::to_vec(v).unwrap_or_default(),
+            RequestBody::Form(pairs) => url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+                .into_bytes(),
+            RequestBody::Raw(s) => s.clone().into_bytes(),
+        }
+    }
+}
+
+/// Renders `tool` of `provider` with `params`.
+pub fn render(
+    provider: &Provider,
+    tool: &Tool,
+    params: &Value,
+    ctx: &CallContext<'_>,
+) -> Result<RenderedRequest, Error> {
+    validate_parameters(tool, params)?;
+    let templates = &provider.templates;
+    let base_ctx = context(params, ctx, None);
+    let fail = |f: RenderFailure| render_error(provider, f);
+
+    let base = render_text(templates, &provider.base_url, &base_ctx).map_err(fail)?;
+    let base = url_policy::check_base(&base).map_err(|m| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("{}: base_url {m}", provider.key),
+        )
+        .with_provider(&provider.key)
+    })?;
+    let path = render_text(templates, &tool.request.path, &base_ctx).map_err(fail)?;
+    let mut url = join(&base, &path).map_err(|m| Error::invalid_parameters(vec![field("", m)]))?;
+
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (name, template) in &tool.request.query {
+            let value = eval_tree(templates, template, &base_ctx).map_err(fail)?;
+            for item in query_values(name, value)? {
+                pairs.append_pair(name, &item);
+            }
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+
+    let mut headers = HeaderMap::new();
+    for (name, template) in &tool.request.headers {
+        let Some(value) = eval_tree(templates, template, &base_ctx).map_err(fail)? else {
+            continue;
+        };
+        let text = json_text(&value);
+        headers.insert(name.clone(), header_value(name, &text)?);
+    }
+
+    let body = match &tool.request.body {
+        None => None,
+        Some(body) => Some(render_body(templates, body, &base_ctx, &mut headers).map_err(fail)?),
+    };
+    if !headers.contains_key(ACCEPT) {
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    }
+
+    let mut request = RenderedRequest {
+        method: tool.method.as_http(),
+        url,
+        headers,
+        body,
+        secret_query: Vec::new(),
+    };
+    if let Some(credentials) = ctx.credentials {
+        inject(provider, &mut request, params, ctx, credentials)?;
+    }
+    Ok(request)
+}
+
+/// Checks `params` against the tool's schema, reporting every failing field.
+pub fn validate_parameters(tool: &Tool, params: &Value) -> Result<(), Error> {
+    if !params.is_object() {
+        return Err(Error::invalid_parameters(vec![field(
+            "",
+            "parameters must be a JSON object",
+        )]));
+    }
+    let mut fields = Vec::new();
+    for e in tool.validator.iter_errors(params) {
+        let at = e.instance_path().as_str().to_owned();
+        match e.kind() {
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                fields.push(field(&format!("{at}/{name}"), "is required"));
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for name in unexpected {
+                    fields.push(field(
+                        &format!("{at}/{name}"),
+                        "is not a parameter of this tool",
+                    ));
+                }
+            }
+            _ => fields.push(field(&at, e.to_string())),
+        }
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid_parameters(fields))
+    }
+}
+
+fn field(at: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: at.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The template context: parameters by name, `connection`, `account`, and
+/// (for `auth.inject` only) `credentials`.
+fn context(
+    params: &Value,
+    ctx: &CallContext<'_>,
+    credentials: Option<&Map<String, Value>>,
+) -> JinjaValue {
+    let mut entries: BTreeMap<String, JinjaValue> = BTreeMap::new();
+    if let Some(map) = params.as_object() {
+        for (k, v) in map {
+            entries.insert(k.clone(), JinjaValue::from(Serde(v)));
+        }
+    }
+    entries.insert("connection".into(), config(ctx.connection_config));
+    entries.insert("account".into(), config(ctx.account_config));
+    if let Some(c) = credentials {
+        entries.insert("credentials".into(), JinjaValue::from(Serde(c)));
+    }
+    JinjaValue::from(entries)
+}
+
+/// `{config: {...}}`, empty when the caller has none.
+fn config(m: Option<&Map<String, Value>>) -> JinjaValue {
+    let empty = Map::new();
+    let config = JinjaValue::from(Serde(m.unwrap_or(&empty)));
+    JinjaValue::from(BTreeMap::from([("config".to_owned(), config)]))
+}
+
+fn render_text(
+    templates: &TemplateSet,
+    text: &Text,
+    ctx: &JinjaValue,
+) -> Result<String, RenderFailure> {
+    match text {
+        Text::Literal(s) => Ok(s.clone()),
+        Text::Template(id) => templates.render(*id, ctx),
+    }
+}
+
+/// Evaluates a value tree; `None` means "leave this field out".
+fn eval_tree(
+    templates: &TemplateSet,
+    tree: &ValueTemplate,
+    ctx: &JinjaValue,
+) -> Result<Option<Value>, RenderFailure> {
+    Ok(match tree {
+        ValueTemplate::Literal(v) => Some(v.clone()),
+        ValueTemplate::Template(id) => templates
+            .eval(*id, ctx)?
+            .map(|v| serde_json::to_value(&v).unwrap_or(Value::Null)),
+        ValueTemplate::Object(entries) => {
+            let mut map = Map::with_capacity(entries.len());
+            for (k, v) in entries {
+                if let Some(v) = eval_tree(templates, v, ctx)? {
+                    map.insert(k.clone(), v);
+                }
+            }
+            Some(Value::Object(map))
+        }
+        ValueTemplate::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for v in items {
+                if let Some(v) = eval_tree(templates, v, ctx)? {
+                    out.push(v);
+                }
+            }
+            Some(Value::Array(out))
+        }
+    })
+}
+
+fn render_body(
+    templates: &TemplateSet,
+    body: &Body,
+    ctx: &JinjaValue,
+    headers: &mut HeaderMap,
+) -> Result<RequestBody, RenderFailure> {
+    let (body, content_type) = match body {
+        Body::Json(tree) => (
+            RequestBody::Json(eval_tree(templates, tree, ctx)?.unwrap_or(Value::Null)),
+            "application/json",
+        ),
+        Body::Form(fields) => {
+            let mut pairs = Vec::new();
+            for (name, tree) in fields {
+                match eval_tree(templates, tree, ctx)? {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Array(items)) => {
+                        pairs.extend(items.iter().map(|i| (name.clone(), json_text(i))));
+                    }
+                    Some(v) => pairs.push((name.clone(), json_text(&v))),
+                }
+            }
+            (
+                RequestBody::Form(pairs),
+                "application/x-www-form-urlencoded",
+            )
+        }
+        Body::Raw {
+            template,
+            content_type,
+        } => {
+            let text = eval_tree(templates, template, ctx)?
+                .map(|v| json_text(&v))
+                .unwrap_or_default();
+            (RequestBody::Raw(text), content_type.as_str())
+        }
+    };
+    if !headers.contains_key(CONTENT_TYPE)
+        && let Ok(v) = HeaderValue::from_str(content_type)
+    {
+        headers.insert(CONTENT_TYPE, v);
+    }
+    Ok(body)
+}
+
+/// Adds the credentials of `auth.inject`, marked sensitive.
+fn inject(
+    provider: &Provider,
+    request: &mut RenderedRequest,
+    params: &Value,
+    ctx: &CallContext<'_>,
+    credentials: &Map<String, Value>,
+) -> Result<(), Error> {
+    let auth_ctx = context(params, ctx, Some(credentials));
+    let templates = &provider.templates;
+    let fail = |f: RenderFailure| {
+        // A missing credential is the account's state, never the caller's input.
+        let message = match f {
+            RenderFailure::Undefined(_) => {
+                "the account is missing a credential this provider needs"
+            }
+            RenderFailure::Invalid(_) => "the account's credentials cannot be applied",
+        };
+        Error::new(ErrorCode::ReauthorizationRequired, message).with_provider(&provider.key)
+    };
+    for (name, id) in &provider.auth.inject_headers {
+        let text = templates.render(*id, &auth_ctx).map_err(fail)?;
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            Error::new(
+                ErrorCode::ReauthorizationRequired,
+                "the account's credentials contain characters not allowed in a header",
+            )
+            .with_provider(&provider.key)
+        })?;
+        value.set_sensitive(true);
+        request.headers.insert(name.clone(), value);
+    }
+    if !provider.auth.inject_query.is_empty() {
+        let mut pairs = request.url.query_pairs_mut();
+        for (name, id) in &provider.auth.inject_query {
+            let text = templates.render(*id, &auth_ctx).map_err(fail)?;
+            pairs.append_pair(name, &text);
+            request.secret_query.push(name.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Joins a rendered path onto the base URL, keeping the base's scheme, host,
+/// port and path prefix whatever the path holds.
+fn join(base: &Url, path: &str) -> Result<Url, String> {
+    if !path.starts_with('/') {
+        return Err(format!("the request path `{path}` must start with `/`"));
+    }
+    let (path_part, query_part) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    if path_part
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err("the request path must not contain `.` or `..` segments".into());
+    }
+    let prefix = base.path().trim_end_matches('/');
+    let mut url = base.clone();
+    url.set_path(&format!("{prefix}{path_part}"));
+    if let Some(q) = query_part {
+        let existing = base.query().map(|b| format!("{b}&")).unwrap_or_default();
+        url.set_query(Some(&format!("{existing}{q}")));
+    }
+    // The URL parser must not have reinterpreted anything (dot segments,
+    // backslashes): the path sent is exactly the path rendered.
+    let same_origin = url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && url.path() == format!("{prefix}{path_part}");
+    if !same_origin {
+        return Err("the request path would leave the provider's base URL".into());
+    }
+    Ok(url)
+}
+
+/// The query strings a value gives: one, several (a list), or none.
+fn query_values(name: &str, value: Option<Value>) -> Result<Vec<String>, Error> {
+    Ok(match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.iter().map(json_text).collect(),
+        Some(Value::Object(_)) => {
+            return Err(Error::invalid_parameters(vec![field(
+                "",
+                format!("query parameter `{name}` cannot hold an object"),
+            )]));
+        }
+        Some(v) => vec![json_text(&v)],
+    })
+}
+
+fn header_value(name: &HeaderName, text: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(text).map_err(|_| {
+        Error::invalid_parameters(vec![field(
+            "",
+            format!("header `{name}` would contain a line break or another control character"),
+        )])
+    })
+}
+
+/// A JSON value as request text: strings unquoted, the rest as JSON.
+fn json_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn render_error(provider: &Provider, failure: RenderFailure) -> Error {
+    match failure {
+        RenderFailure::Undefined(detail) => Error::invalid_parameters(vec![field(
+            "",
+            format!("a parameter this request needs is missing: {detail}"),
+        )]),
+        RenderFailure::Invalid(detail) => Error::invalid_parameters(vec![field("", detail)]),
+    }
+    .with_provider(&provider.key)
+}
+
+/// Shown in place of a secret.
+pub const REDACTED: &str = "[redacted]";
+
+impl RenderedRequest {
+    /// The URL with credential query values redacted.
+    pub fn redacted_url(&self) -> String {
+        if self.secret_query.is_empty() {
+            return self.url.to_string();
+        }
+        let mut url = self.url.clone();
+        let pairs: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if self.secret_query.iter().any(|s| *s == k) {
+                    REDACTED.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        url.to_string()
+    }
+}
+
+impl fmt::Display for RenderedRequest {
+    /// HTTP-like text: request line, headers (secrets redacted), blank line, body.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} {}", self.method, self.redacted_url())?;
+        for (name, value) in &self.headers {
+            let shown = if value.is_sensitive() {
+                REDACTED
+            } else {
+                value.to_str().unwrap_or("<binary>")
+            };
+            writeln!(f, "{name}: {shown}")?;
+        }
+        if let Some(body) = &self.body {
+            writeln!(f)?;
+            match body {
+                RequestBody::Json(v) => {
+                    writeln!(f, "{}", serde_json::to_string_pretty(v).unwrap_or_default())?
+                }
+                other => writeln!(f, "{}", String::from_utf8_lossy(&other.to_bytes()))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RenderedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RenderedRequest")
+            .field("method", &self.method)
+            .field("url", &self.redacted_url())
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Sets `pointer` in a JSON body (pagination), creating objects on the way.
+pub(crate) fn set_json_pointer(body: &mut Value, pointer: &str, value: Value) {
+    let mut current = body;
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if !current.is_object() {
+            *current = Value::Object(Map::new());
+        }
+        let map = current.as_object_mut().expect("made an object above");
+        if i + 1 == tokens.len() {
+            map.insert(token.clone(), value);
+            return;
+        }
+        current = map
+            .entry(token.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}

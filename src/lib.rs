@@ -1,0 +1,17 @@
+//! Switchboard: a self-hosted integration gateway.
+//!
+//! Modules in the order data flows through one tool call: `config` →
+//! `spec` (model, YAML, structure) → `registry` (compiled specs) → `template`
+//! and `url_policy` (used while compiling and rendering) → `engine` (render,
+//! map, paginate) → `catalog` (tools for apps and LLMs). `cli` is the command
+//! line. See `ARCHITECTURE.md`.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod registry;
+pub mod spec;
+pub mod template;
+pub mod url_policy;

@@ -1,0 +1,861 @@
+//! Compiling a checked spec into a [`Provider`], with every semantic problem
+//! reported at its position.
+//!
+//! Each templated field is compiled here once, and the variables it uses are
+//! checked against what that field may see (its *scope*): tool parameters in
+//! requests, `connection.config.*` and `account.config.*` as declared by the
+//! spec, and `credentials.*` only inside `auth.inject`. A misspelt name is
+//! caught here, when the file loads, not when a user first calls the tool.
+
+use std::path::Path;
+
+use http::{HeaderName, HeaderValue};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use super::jsonpath::{Condition, OutputPath};
+use super::{
+    AccountConfig, Auth, Body, DEFAULT_MAX_PAGES, ErrorRules, PageTarget, Pagination, Provider,
+    ProviderOverride, Request, Text, TokenResponsePaths, Tool, ValueTemplate,
+};
+use crate::spec::yaml::escape_pointer;
+use crate::spec::{
+    AuthSpec, AuthType, BodyEncoding, CredentialField, Diagnostic, Diagnostics, ErrorsSpec,
+    PaginationSpec, PaginationType, ParsedSpec, ToolSpec,
+};
+use crate::template::{Escape, TemplateId, TemplateSetBuilder};
+use crate::url_policy;
+
+/// Parameter names that would shadow the template context.
+const RESERVED_PARAMETERS: &[&str] = &["connection", "account", "credentials"];
+
+const JSON_TYPES: &[&str] = &[
+    "string", "number", "integer", "boolean", "array", "object", "null",
+];
+
+/// What a templated field may refer to.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    /// Where the field is, for messages ("base_url", "tool `get_issue`").
+    place: &'a str,
+    /// Tool parameter names, where parameters are visible.
+    params: Option<&'a [String]>,
+    /// Credential names, inside `auth.inject` only.
+    credentials: Option<&'a [String]>,
+    /// Whether `account.config.*` is visible (not before authorization).
+    account: bool,
+}
+
+struct Compiler<'a> {
+    diags: Diagnostics<'a>,
+    templates: TemplateSetBuilder,
+    connection_config: Vec<String>,
+    account_config: Vec<String>,
+}
+
+pub(super) fn compile(
+    file: &Path,
+    parsed: ParsedSpec,
+    overrides: Option<&ProviderOverride>,
+) -> Result<Provider, Vec<Diagnostic>> {
+    let ParsedSpec {
+        spec,
+        source_map,
+        problems,
+        header_ok,
+    } = parsed;
+    let mut diags = Diagnostics::new(file, &source_map);
+    diags.list = problems;
+    let mut c = Compiler {
+        diags,
+        templates: TemplateSetBuilder::default(),
+        connection_config: spec.connection_config.keys().cloned().collect(),
+        account_config: spec.auth.account_config.keys().cloned().collect(),
+    };
+    let ov = overrides.cloned().unwrap_or_default();
+
+    for (name, field) in &spec.connection_config {
+        if let Some(pattern) = &field.pattern
+            && let Err(e) = regex_check(pattern)
+        {
+            c.diags.at(
+                &format!("/connection_config/{}/pattern", escape_pointer(name)),
+                format!("invalid pattern: {e}"),
+            );
+        }
+    }
+
+    let url_scope = Scope {
+        place: "base_url",
+        params: None,
+        credentials: None,
+        account: true,
+    };
+    // A header that did not deserialize holds placeholders: check tools only.
+    let (base_url, auth, errors) = if header_ok {
+        let base = ov.base_url.as_deref().unwrap_or(&spec.base_url);
+        (
+            c.url("/base_url", base, url_scope),
+            c.auth(&spec.auth, &ov),
+            spec.errors.as_ref().map(|e| c.errors("/errors", e)),
+        )
+    } else {
+        (None, None, None)
+    };
+
+    let mut tools = IndexMap::new();
+    for (name, tool) in &spec.tools {
+        if let Some(tool) = c.tool(name, tool) {
+            tools.insert(name.clone(), tool);
+        }
+    }
+
+    if !c.diags.is_empty() || !header_ok {
+        let mut list = c.diags.list;
+        list.sort_by_key(|d| (d.line, d.column));
+        list.dedup();
+        return Err(list);
+    }
+    let templates = c.templates.build().map_err(|message| {
+        vec![Diagnostic {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message,
+        }]
+    })?;
+    Ok(Provider {
+        key: spec.provider,
+        display_name: spec.display_name,
+        description: spec.description,
+        categories: spec.categories,
+        docs_url: spec.docs_url,
+        base_url: base_url.unwrap_or(Text::Literal(String::new())),
+        connection_config: spec.connection_config,
+        auth: auth.expect("no diagnostics means auth compiled"),
+        rate_limit: spec.rate_limit,
+        timeout_ms: spec.timeout_ms,
+        retry: spec.retry,
+        errors: errors.flatten(),
+        tools,
+        templates,
+        file: file.to_path_buf(),
+    })
+}
+
+impl Compiler<'_> {
+    // === templates and variables ===
+
+    /// Compiles a string field: literal when it has no template syntax.
+    fn text(
+        &mut self,
+        pointer: &str,
+        source: &str,
+        escape: Escape,
+        scope: Scope<'_>,
+    ) -> Option<Text> {
+        if !crate::template::is_template(source) {
+            return Some(Text::Literal(source.to_owned()));
+        }
+        let added = self.templates.add_text(source, escape);
+        self.checked(pointer, added, scope).map(Text::Template)
+    }
+
+    /// Compiles a JSON value whose strings may be templates.
+    fn value(&mut self, pointer: &str, value: &Value, scope: Scope<'_>) -> Option<ValueTemplate> {
+        match value {
+            Value::String(s) if crate::template::is_template(s) => {
+                let added = self.templates.add(s);
+                self.checked(pointer, added, scope)
+                    .map(ValueTemplate::Template)
+            }
+            Value::Object(map) => {
+                let mut entries = Vec::with_capacity(map.len());
+                for (k, v) in map {
+                    let child = format!("{pointer}/{}", escape_pointer(k));
+                    entries.push((k.clone(), self.value(&child, v, scope)?));
+                }
+                Some(ValueTemplate::Object(entries))
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
+                    out.push(self.value(&format!("{pointer}/{i}"), v, scope)?);
+                }
+                Some(ValueTemplate::Array(out))
+            }
+            literal => Some(ValueTemplate::Literal(literal.clone())),
+        }
+    }
+
+    fn checked(
+        &mut self,
+        pointer: &str,
+        added: Result<crate::template::Added, String>,
+        scope: Scope<'_>,
+    ) -> Option<TemplateId> {
+        let added = match added {
+            Ok(added) => added,
+            Err(message) => {
+                self.diags.at(pointer, format!("template error: {message}"));
+                return None;
+            }
+        };
+        let before = self.diags.list.len();
+        for variable in &added.variables {
+            if let Some(message) = self.variable_problem(variable, scope) {
+                self.diags.at(pointer, message);
+            }
+        }
+        (self.diags.list.len() == before).then_some(added.id)
+    }
+
+    /// Why `variable` (dotted, e.g. `connection.config.host`) may not be used
+    /// in `scope`, if it may not.
+    fn variable_problem(&self, variable: &str, scope: Scope<'_>) -> Option<String> {
+        let mut parts = variable.split('.');
+        let head = parts.next().unwrap_or_default();
+        let second = parts.next();
+        let third = parts.next();
+        match head {
+            "connection" | "account" => {
+                let (declared, section) = if head == "connection" {
+                    (&self.connection_config, "connection_config")
+                } else {
+                    (&self.account_config, "auth.account_config")
+                };
+                if head == "account" && !scope.account {
+                    return Some(format!(
+                        "`{variable}` is not available in {}: account values are known only after authorization",
+                        scope.place
+                    ));
+                }
+                match (second, third) {
+                    (Some("config"), Some(name)) if declared.iter().any(|d| d == name) => None,
+                    (Some("config"), Some(name)) => Some(format!(
+                        "`{head}.config.{name}` is not declared in {section}{}",
+                        hint(name, declared)
+                    )),
+                    _ => Some(format!(
+                        "`{variable}`: use `{head}.config.NAME` with a NAME declared in {section}"
+                    )),
+                }
+            }
+            "credentials" => match scope.credentials {
+                None => Some(format!(
+                    "`{variable}`: credentials can only be used in auth.inject, not in {}",
+                    scope.place
+                )),
+                Some(names) => match second {
+                    Some(name) if names.iter().any(|n| n == name) => None,
+                    Some(name) => Some(format!(
+                        "`credentials.{name}` is not a credential of this auth type (credentials: {}){}",
+                        names.join(", "),
+                        hint(name, names)
+                    )),
+                    None => Some("use `credentials.NAME`".into()),
+                },
+            },
+            name => match scope.params {
+                Some(params) if params.iter().any(|p| p == name) => None,
+                Some(params) => Some(format!(
+                    "`{name}` is not a parameter of {} (parameters: {}){}",
+                    scope.place,
+                    if params.is_empty() {
+                        "none".into()
+                    } else {
+                        params.join(", ")
+                    },
+                    hint(name, params)
+                )),
+                None => Some(format!(
+                    "`{name}` is not available in {}: it may use connection.config{}",
+                    scope.place,
+                    if scope.credentials.is_some() {
+                        ", account.config and credentials"
+                    } else if scope.account {
+                        " and account.config"
+                    } else {
+                        ""
+                    }
+                )),
+            },
+        }
+    }
+
+    // === URLs ===
+
+    /// An absolute URL field (base_url, auth endpoints).
+    fn url(&mut self, pointer: &str, source: &str, scope: Scope<'_>) -> Option<Text> {
+        let text = self.text(pointer, source, Escape::UrlComponent, scope)?;
+        let checked = match &text {
+            Text::Literal(url) => url_policy::check_base(url).map(|_| ()),
+            // A templated host is checked again once rendered; its scheme can be
+            // checked now.
+            Text::Template(_) => url_policy::check_scheme_prefix(source),
+        };
+        if let Err(message) = checked {
+            self.diags.at(pointer, message);
+            return None;
+        }
+        Some(text)
+    }
+
+    // === auth ===
+
+    fn auth(&mut self, spec: &AuthSpec, ov: &ProviderOverride) -> Option<Auth> {
+        let before = self.diags.list.len();
+        let scope = Scope {
+            place: "auth",
+            params: None,
+            credentials: None,
+            account: false,
+        };
+        let endpoint = |c: &mut Self, name: &str, spec: &Option<String>, ov: &Option<String>| {
+            let source = ov.as_ref().or(spec.as_ref())?;
+            c.url(&format!("/auth/{name}"), source, scope)
+        };
+        let authorization_url = endpoint(
+            self,
+            "authorization_url",
+            &spec.authorization_url,
+            &ov.authorization_url,
+        );
+        let token_url = endpoint(self, "token_url", &spec.token_url, &ov.token_url);
+        let refresh_url = endpoint(self, "refresh_url", &spec.refresh_url, &ov.refresh_url);
+        let revoke_url = endpoint(self, "revoke_url", &spec.revoke_url, &ov.revoke_url);
+
+        let credential_fields = credential_fields(spec);
+        let credential_names: Vec<String> = credential_fields.keys().cloned().collect();
+        let inject_scope = Scope {
+            place: "auth.inject",
+            params: None,
+            credentials: Some(&credential_names),
+            account: true,
+        };
+        let (headers, query) = match &spec.inject {
+            Some(inject) => (inject.headers.clone(), inject.query.clone()),
+            None => (default_inject(spec.kind), IndexMap::new()),
+        };
+        let mut inject_headers = Vec::new();
+        for (name, source) in &headers {
+            let pointer = format!("/auth/inject/headers/{}", escape_pointer(name));
+            let Some(header) = self.header_name(&pointer, name) else {
+                continue;
+            };
+            let added = self.templates.add_text(source, Escape::None);
+            if let Some(id) = self.checked(&pointer, added, inject_scope) {
+                inject_headers.push((header, id));
+            }
+        }
+        let mut inject_query = Vec::new();
+        for (name, source) in &query {
+            let pointer = format!("/auth/inject/query/{}", escape_pointer(name));
+            let added = self.templates.add_text(source, Escape::None);
+            if let Some(id) = self.checked(&pointer, added, inject_scope) {
+                inject_query.push((name.clone(), id));
+            }
+        }
+
+        let paths = &spec.token_response;
+        let token_path = |c: &mut Self, name: &str, source: &Option<String>, default: &str| {
+            let pointer = format!("/auth/token_response/{name}");
+            c.path(&pointer, source.as_deref().unwrap_or(default))
+        };
+        let token_response = (
+            token_path(self, "access_token", &paths.access_token, "$.access_token"),
+            token_path(
+                self,
+                "refresh_token",
+                &paths.refresh_token,
+                "$.refresh_token",
+            ),
+            token_path(self, "expires_in", &paths.expires_in, "$.expires_in"),
+            token_path(self, "scope", &paths.scope, "$.scope"),
+            token_path(self, "token_type", &paths.token_type, "$.token_type"),
+        );
+
+        let mut account_config = IndexMap::new();
+        for (name, field) in &spec.account_config {
+            let pointer = format!("/auth/account_config/{}/discover", escape_pointer(name));
+            let discover = match &field.discover {
+                Some(d) => {
+                    let url = self.url(&format!("{pointer}/url"), &d.url, scope);
+                    let value = self.path(&format!("{pointer}/value"), &d.value);
+                    url.zip(value)
+                }
+                None => None,
+            };
+            account_config.insert(
+                name.clone(),
+                AccountConfig {
+                    description: field.description.clone(),
+                    discover,
+                },
+            );
+        }
+
+        if self.diags.list.len() != before {
+            return None;
+        }
+        let (
+            Some(access_token),
+            Some(refresh_token),
+            Some(expires_in),
+            Some(scope_path),
+            Some(token_type),
+        ) = token_response
+        else {
+            return None;
+        };
+        Some(Auth {
+            kind: spec.kind,
+            authorization_url,
+            token_url,
+            refresh_url,
+            revoke_url,
+            pkce: spec.pkce,
+            client_auth: spec.client_auth,
+            scope_separator: spec.scope_separator.clone().unwrap_or_else(|| " ".into()),
+            default_scopes: spec.default_scopes.clone(),
+            authorization_params: spec.authorization_params.clone(),
+            token_params: spec.token_params.clone(),
+            token_response: TokenResponsePaths {
+                access_token,
+                refresh_token,
+                expires_in,
+                scope: scope_path,
+                token_type,
+            },
+            credential_fields,
+            account_config,
+            inject_headers,
+            inject_query,
+        })
+    }
+
+    fn header_name(&mut self, pointer: &str, name: &str) -> Option<HeaderName> {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(h) => Some(h),
+            Err(_) => {
+                self.diags
+                    .at_key(pointer, format!("`{name}` is not a valid HTTP header name"));
+                None
+            }
+        }
+    }
+
+    fn path(&mut self, pointer: &str, source: &str) -> Option<OutputPath> {
+        OutputPath::parse(source)
+            .map_err(|message| self.diags.at(pointer, message))
+            .ok()
+    }
+
+    fn errors(&mut self, pointer: &str, spec: &ErrorsSpec) -> Option<ErrorRules> {
+        let when = spec.when.as_ref().and_then(|w| {
+            Condition::parse(w)
+                .map_err(|message| self.diags.at(&format!("{pointer}/when"), message))
+                .ok()
+        });
+        let message = spec
+            .message
+            .as_ref()
+            .and_then(|m| self.path(&format!("{pointer}/message"), m));
+        let code = spec
+            .code
+            .as_ref()
+            .and_then(|m| self.path(&format!("{pointer}/code"), m));
+        Some(ErrorRules {
+            when,
+            message,
+            code,
+            codes: spec.codes.clone(),
+        })
+    }
+
+    // === tools ===
+
+    fn tool(&mut self, name: &str, spec: &ToolSpec) -> Option<Tool> {
+        let at = format!("/tools/{}", escape_pointer(name));
+        let before = self.diags.list.len();
+        let place = format!("tool `{name}`");
+
+        let params = self.parameters(&at, &spec.parameters);
+        let validator = self.schema(&format!("{at}/parameters"), &spec.parameters, "parameter");
+        let scope = Scope {
+            place: &place,
+            params: Some(&params),
+            credentials: None,
+            account: true,
+        };
+
+        let request = &spec.request;
+        let path = self.text(
+            &format!("{at}/request/path"),
+            &request.path,
+            Escape::PathSegment,
+            scope,
+        );
+        if let Some(Text::Literal(p)) = &path
+            && !p.starts_with('/')
+        {
+            self.diags.at(
+                &format!("{at}/request/path"),
+                "the path must start with `/`",
+            );
+        }
+        let mut query = Vec::new();
+        for (key, value) in &request.query {
+            let pointer = format!("{at}/request/query/{}", escape_pointer(key));
+            if let Some(v) = self.value(&pointer, value, scope) {
+                query.push((key.clone(), v));
+            }
+        }
+        let mut headers = Vec::new();
+        for (key, value) in &request.headers {
+            let pointer = format!("{at}/request/headers/{}", escape_pointer(key));
+            let Some(header) = self.header_name(&pointer, key) else {
+                continue;
+            };
+            if !crate::template::is_template(value) && HeaderValue::from_str(value).is_err() {
+                self.diags.at(&pointer, "not a valid HTTP header value");
+                continue;
+            }
+            if let Some(v) = self.value(&pointer, &Value::String(value.clone()), scope) {
+                headers.push((header, v));
+            }
+        }
+        let body = request.body.as_ref().and_then(|b| {
+            let pointer = format!("{at}/request/body");
+            match b.encoding {
+                BodyEncoding::Json => {
+                    let json = b.json.as_ref()?;
+                    self.value(&format!("{pointer}/json"), json, scope)
+                        .map(Body::Json)
+                }
+                BodyEncoding::Form => {
+                    let mut fields = Vec::new();
+                    for (k, v) in b.form.as_ref()? {
+                        let p = format!("{pointer}/form/{}", escape_pointer(k));
+                        fields.push((k.clone(), self.value(&p, v, scope)?));
+                    }
+                    Some(Body::Form(fields))
+                }
+                BodyEncoding::Raw => {
+                    let raw = Value::String(b.raw.clone()?);
+                    let template = self.value(&format!("{pointer}/raw"), &raw, scope)?;
+                    Some(Body::Raw {
+                        template,
+                        content_type: b
+                            .content_type
+                            .clone()
+                            .unwrap_or_else(|| "text/plain; charset=utf-8".into()),
+                    })
+                }
+            }
+        });
+        if let Some(b) = &request.body {
+            let extra = match b.encoding {
+                BodyEncoding::Json => [("form", b.form.is_some()), ("raw", b.raw.is_some())],
+                BodyEncoding::Form => [("json", b.json.is_some()), ("raw", b.raw.is_some())],
+                BodyEncoding::Raw => [("json", b.json.is_some()), ("form", b.form.is_some())],
+            };
+            for (field, present) in extra {
+                if present {
+                    self.diags.at_key(
+                        &format!("{at}/request/body/{field}"),
+                        format!(
+                            "`{field}` is not used with `encoding: {}`",
+                            encoding_name(b.encoding)
+                        ),
+                    );
+                }
+            }
+        }
+
+        let pagination = spec
+            .pagination
+            .as_ref()
+            .and_then(|p| self.pagination(&format!("{at}/pagination"), p, spec));
+
+        let response = spec.response.clone().unwrap_or_default();
+        let mut output = Vec::new();
+        for (field, source) in &response.output {
+            let pointer = format!("{at}/response/output/{}", escape_pointer(field));
+            if let Some(p) = self.path(&pointer, source) {
+                output.push((field.clone(), p));
+            }
+        }
+        let output_schema = match &response.output_schema {
+            Some(schema) => {
+                self.schema(&format!("{at}/response/output_schema"), schema, "output");
+                schema.clone()
+            }
+            None => derived_output_schema(&response.output),
+        };
+
+        if self.diags.list.len() != before {
+            return None;
+        }
+        Some(Tool {
+            name: name.to_owned(),
+            description: spec.description.clone(),
+            method: request.method,
+            idempotent: spec.idempotent.unwrap_or(request.method.is_idempotent()),
+            timeout_ms: spec.timeout_ms,
+            scopes: spec.scopes.clone(),
+            parameters: spec.parameters.clone(),
+            validator: validator?,
+            output_schema,
+            request: Request {
+                path: path?,
+                query,
+                headers,
+                body,
+            },
+            pagination,
+            output: spec
+                .response
+                .as_ref()
+                .filter(|r| !r.output.is_empty())
+                .map(|_| output),
+        })
+    }
+
+    /// Compiles a JSON Schema (draft 2020-12), reporting where it is invalid.
+    fn schema(
+        &mut self,
+        pointer: &str,
+        schema: &Value,
+        what: &str,
+    ) -> Option<jsonschema::Validator> {
+        let e = match jsonschema::validator_for(schema) {
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        let inner = e.instance_path().as_str();
+        let message = match (inner.rsplit('/').next(), e.instance().as_str()) {
+            (Some("type"), Some(found)) => format!(
+                "invalid {what} schema: `{found}` is not a JSON Schema type{}",
+                crate::spec::suggestion(found, JSON_TYPES.iter().copied())
+            ),
+            _ => format!("invalid {what} schema: {e}"),
+        };
+        self.diags.at(&format!("{pointer}{inner}"), message);
+        None
+    }
+
+    /// Checks the parameter schema's shape and returns the parameter names.
+    fn parameters(&mut self, at: &str, schema: &Value) -> Vec<String> {
+        let pointer = format!("{at}/parameters");
+        if schema.get("type").and_then(Value::as_str) != Some("object") {
+            self.diags.at(
+                &pointer,
+                "parameters must be a JSON Schema with `type: object`",
+            );
+        }
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        for name in properties.keys() {
+            if RESERVED_PARAMETERS.contains(&name.as_str()) {
+                self.diags.at_key(
+                    &format!("{pointer}/properties/{}", escape_pointer(name)),
+                    format!("`{name}` is reserved for the template context; choose another parameter name"),
+                );
+            }
+        }
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for (i, r) in required.iter().enumerate() {
+                if let Some(r) = r.as_str()
+                    && !properties.contains_key(r)
+                {
+                    self.diags.at(
+                        &format!("{pointer}/required/{i}"),
+                        format!(
+                            "required parameter `{r}` is not among the properties{}",
+                            hint(r, properties.keys())
+                        ),
+                    );
+                }
+            }
+        }
+        properties.keys().cloned().collect()
+    }
+
+    fn pagination(
+        &mut self,
+        at: &str,
+        spec: &PaginationSpec,
+        tool: &ToolSpec,
+    ) -> Option<Pagination> {
+        let before = self.diags.list.len();
+        let items = self.path(&format!("{at}/items"), &spec.items);
+        if items.as_ref().is_some_and(|p| !p.is_singular()) {
+            self.diags.at(
+                &format!("{at}/items"),
+                "items must name one list, such as `$.messages` (no wildcards or filters)",
+            );
+        }
+        let opt_path = |c: &mut Self, name: &str, source: &Option<String>| {
+            source
+                .as_ref()
+                .and_then(|s| c.path(&format!("{at}/{name}"), s))
+        };
+        let cursor = opt_path(self, "cursor", &spec.cursor);
+        let has_more = opt_path(self, "has_more", &spec.has_more);
+        let next_url = opt_path(self, "next_url", &spec.next_url);
+        let total = opt_path(self, "total", &spec.total);
+
+        let target = match (&spec.param, &spec.body_field) {
+            (Some(p), None) => Some(PageTarget::Query(p.clone())),
+            (None, Some(f)) => {
+                let json_body = tool
+                    .request
+                    .body
+                    .as_ref()
+                    .is_some_and(|b| b.encoding == BodyEncoding::Json);
+                if !f.starts_with('/') {
+                    self.diags.at(
+                        &format!("{at}/body_field"),
+                        "body_field is a JSON Pointer and starts with `/`",
+                    );
+                } else if !json_body {
+                    self.diags.at(
+                        &format!("{at}/body_field"),
+                        "body_field needs a JSON request body",
+                    );
+                }
+                Some(PageTarget::Body(f.clone()))
+            }
+            (Some(_), Some(_)) => {
+                self.diags.at_key(
+                    &format!("{at}/body_field"),
+                    "give either `param` or `body_field`, not both",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        let needs = |what: &str| format!("{} pagination needs {what}", kind_name(spec.kind));
+        match spec.kind {
+            PaginationType::Cursor | PaginationType::Page | PaginationType::Offset
+                if target.is_none() =>
+            {
+                self.diags.at(at, needs("`param` or `body_field`"));
+            }
+            PaginationType::NextUrl if next_url.is_none() && !spec.link_header => {
+                self.diags
+                    .at(at, needs("`next_url` or `link_header: true`"));
+            }
+            _ => {}
+        }
+        if self.diags.list.len() != before {
+            return None;
+        }
+        Some(Pagination {
+            kind: spec.kind,
+            items: items?,
+            max_pages: spec.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
+            max_items: spec.max_items,
+            cursor,
+            has_more,
+            next_url,
+            link_header: spec.link_header,
+            target,
+            start: spec.start.unwrap_or(1),
+            page_size: spec.page_size,
+            total,
+        })
+    }
+}
+
+/// The credential values of an auth type, unless the spec declares its own.
+fn credential_fields(spec: &AuthSpec) -> IndexMap<String, CredentialField> {
+    let field = |label: &str| CredentialField {
+        label: Some(label.to_owned()),
+        description: None,
+        secret: true,
+    };
+    let mut fields = spec.credential_fields.clone();
+    let defaults: &[(&str, &str)] = match spec.kind {
+        AuthType::Oauth2 | AuthType::Oauth2ClientCredentials => &[("access_token", "Access token")],
+        AuthType::Bearer if fields.is_empty() => &[("token", "Token")],
+        AuthType::ApiKey if fields.is_empty() => &[("api_key", "API key")],
+        AuthType::Basic if fields.is_empty() => {
+            &[("username", "Username"), ("password", "Password")]
+        }
+        _ => &[],
+    };
+    for (name, label) in defaults {
+        fields
+            .entry((*name).to_owned())
+            .or_insert_with(|| field(label));
+    }
+    if spec.kind == AuthType::Basic
+        && let Some(username) = fields.get_mut("username")
+    {
+        username.secret = false;
+    }
+    fields
+}
+
+/// The `inject` used when a spec gives none.
+fn default_inject(kind: AuthType) -> IndexMap<String, String> {
+    let header = match kind {
+        AuthType::Oauth2 | AuthType::Oauth2ClientCredentials => {
+            "Bearer {{ credentials.access_token }}"
+        }
+        AuthType::Bearer => "Bearer {{ credentials.token }}",
+        AuthType::Basic => {
+            "Basic {{ (credentials.username ~ ':' ~ credentials.password) | base64 }}"
+        }
+        AuthType::ApiKey | AuthType::None => return IndexMap::new(),
+    };
+    IndexMap::from([("Authorization".to_owned(), header.to_owned())])
+}
+
+/// `{type: object, properties: {field: {}}}` from the output fields.
+fn derived_output_schema(output: &IndexMap<String, String>) -> Value {
+    if output.is_empty() {
+        return json!({"type": "object"});
+    }
+    let properties: serde_json::Map<String, Value> =
+        output.keys().map(|k| (k.clone(), json!({}))).collect();
+    json!({"type": "object", "properties": properties})
+}
+
+fn hint<I>(found: &str, candidates: I) -> String
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let owned: Vec<String> = candidates
+        .into_iter()
+        .map(|c| c.as_ref().to_owned())
+        .collect();
+    crate::spec::suggestion(found, owned.iter().map(String::as_str))
+}
+
+fn regex_check(pattern: &str) -> Result<(), String> {
+    jsonschema::validator_for(&json!({"type": "string", "pattern": pattern}))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn encoding_name(e: BodyEncoding) -> &'static str {
+    match e {
+        BodyEncoding::Json => "json",
+        BodyEncoding::Form => "form",
+        BodyEncoding::Raw => "raw",
+    }
+}
+
+fn kind_name(k: PaginationType) -> &'static str {
+    match k {
+        PaginationType::Cursor => "cursor",
+        PaginationType::NextUrl => "next_url",
+        PaginationType::Page => "page",
+        PaginationType::Offset => "offset",
+    }
+}

@@ -1,0 +1,321 @@
+//! The registry: every loaded provider, compiled and immutable.
+//!
+//! Loading a directory reads each `*.yaml` file, checks it, and compiles its
+//! templates, JSONPaths and parameter schemas into a [`Provider`]. A file with
+//! any problem contributes its [`Diagnostic`]s and no provider; the others
+//! load regardless, so one typo never takes the rest down.
+//!
+//! Architecture invariant: a `Registry` is never mutated after it is built.
+//! Hot reload builds a new one and swaps it in whole; requests keep the
+//! `Arc<Provider>` they started with.
+
+mod compile;
+mod jsonpath;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::HeaderName;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use jsonpath::{Condition, OutputPath};
+
+use crate::error::ErrorCode;
+use crate::spec::{
+    self, AuthType, ClientAuth, ConfigField, Diagnostic, HttpMethod, PaginationType, RateLimitSpec,
+    RetrySpec,
+};
+use crate::template::{TemplateId, TemplateSet};
+
+/// Operator-level replacements of a provider's endpoints (config
+/// `provider_overrides`): sandboxes, self-hosted editions, test mocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderOverride {
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub authorization_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub refresh_url: Option<String>,
+    #[serde(default)]
+    pub revoke_url: Option<String>,
+}
+
+/// Overrides by provider key.
+pub type Overrides = BTreeMap<String, ProviderOverride>;
+
+/// All loaded providers.
+#[derive(Debug, Default)]
+pub struct Registry {
+    providers: BTreeMap<String, Arc<Provider>>,
+}
+
+/// What loading a set of files produced.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub registry: Registry,
+    /// Every problem of every file, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files that were read.
+    pub files: Vec<PathBuf>,
+}
+
+impl Registry {
+    /// Loads every `*.yaml` / `*.yml` file directly inside `dir`.
+    pub fn load_dir(dir: &Path, overrides: &Overrides) -> LoadReport {
+        match spec_files(dir) {
+            Ok(files) => Registry::load_files(&files, overrides),
+            Err(e) => LoadReport {
+                diagnostics: vec![Diagnostic {
+                    file: dir.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    message: format!("cannot read the specs directory: {e}"),
+                }],
+                ..LoadReport::default()
+            },
+        }
+    }
+
+    /// Loads the given files; each problem is reported, good files still load.
+    pub fn load_files(files: &[PathBuf], overrides: &Overrides) -> LoadReport {
+        let mut report = LoadReport::default();
+        for file in files {
+            report.files.push(file.clone());
+            match load_file(file, overrides) {
+                Ok(provider) => {
+                    report
+                        .registry
+                        .providers
+                        .insert(provider.key.clone(), Arc::new(provider));
+                }
+                Err(diags) => report.diagnostics.extend(diags),
+            }
+        }
+        report
+    }
+
+    /// Builds a registry from already compiled providers.
+    pub fn from_providers(providers: impl IntoIterator<Item = Arc<Provider>>) -> Registry {
+        Registry {
+            providers: providers.into_iter().map(|p| (p.key.clone(), p)).collect(),
+        }
+    }
+
+    pub fn provider(&self, key: &str) -> Option<&Arc<Provider>> {
+        self.providers.get(key)
+    }
+
+    /// Providers in key order.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.providers.values()
+    }
+
+    /// A tool by id `provider.tool`.
+    pub fn tool(&self, id: &str) -> Option<(&Arc<Provider>, &Tool)> {
+        let (provider, tool) = id.split_once('.')?;
+        let provider = self.providers.get(provider)?;
+        let tool = provider.tools.get(tool)?;
+        Some((provider, tool))
+    }
+
+    pub fn tool_count(&self) -> usize {
+        self.providers.values().map(|p| p.tools.len()).sum()
+    }
+}
+
+/// Reads and compiles one spec file.
+pub fn load_file(file: &Path, overrides: &Overrides) -> Result<Provider, Vec<Diagnostic>> {
+    let source = std::fs::read_to_string(file).map_err(|e| {
+        vec![Diagnostic {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the file: {e}"),
+        }]
+    })?;
+    load_source(file, &source, overrides)
+}
+
+/// Checks and compiles one spec's text; `file` names it in diagnostics and
+/// gives the provider key its expected value.
+pub fn load_source(
+    file: &Path,
+    source: &str,
+    overrides: &Overrides,
+) -> Result<Provider, Vec<Diagnostic>> {
+    let parsed = spec::parse(file, source)?;
+    let ov = overrides.get(&parsed.spec.provider);
+    compile::compile(file, parsed, ov)
+}
+
+/// The spec files directly inside `dir`, sorted by name.
+pub fn spec_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e == "yaml" || e == "yml");
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A compiled provider.
+#[derive(Debug)]
+pub struct Provider {
+    pub key: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub categories: Vec<String>,
+    pub docs_url: Option<String>,
+    pub base_url: Text,
+    pub connection_config: IndexMap<String, ConfigField>,
+    pub auth: Auth,
+    pub rate_limit: Option<RateLimitSpec>,
+    pub timeout_ms: Option<u64>,
+    pub retry: Option<RetrySpec>,
+    pub errors: Option<ErrorRules>,
+    pub tools: IndexMap<String, Tool>,
+    pub templates: TemplateSet,
+    /// The file it was loaded from.
+    pub file: PathBuf,
+}
+
+/// A string field: literal, or a template to render.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Text {
+    Literal(String),
+    Template(TemplateId),
+}
+
+/// A JSON value whose strings may be templates (bodies, query values).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueTemplate {
+    Literal(Value),
+    Template(TemplateId),
+    Object(Vec<(String, ValueTemplate)>),
+    Array(Vec<ValueTemplate>),
+}
+
+#[derive(Debug)]
+pub struct Auth {
+    pub kind: AuthType,
+    pub authorization_url: Option<Text>,
+    pub token_url: Option<Text>,
+    pub refresh_url: Option<Text>,
+    pub revoke_url: Option<Text>,
+    pub pkce: bool,
+    pub client_auth: ClientAuth,
+    pub scope_separator: String,
+    pub default_scopes: Vec<String>,
+    pub authorization_params: IndexMap<String, String>,
+    pub token_params: IndexMap<String, String>,
+    pub token_response: TokenResponsePaths,
+    /// The credential values an account holds, in order (e.g. `api_key`).
+    pub credential_fields: IndexMap<String, spec::CredentialField>,
+    pub account_config: IndexMap<String, AccountConfig>,
+    pub inject_headers: Vec<(HeaderName, TemplateId)>,
+    pub inject_query: Vec<(String, TemplateId)>,
+}
+
+/// Compiled JSONPaths into a token response (standard names by default).
+#[derive(Debug)]
+pub struct TokenResponsePaths {
+    pub access_token: OutputPath,
+    pub refresh_token: OutputPath,
+    pub expires_in: OutputPath,
+    pub scope: OutputPath,
+    pub token_type: OutputPath,
+}
+
+#[derive(Debug)]
+pub struct AccountConfig {
+    pub description: Option<String>,
+    pub discover: Option<(Text, OutputPath)>,
+}
+
+/// How a provider's failures are recognised and named.
+#[derive(Debug)]
+pub struct ErrorRules {
+    pub when: Option<Condition>,
+    pub message: Option<OutputPath>,
+    pub code: Option<OutputPath>,
+    pub codes: IndexMap<String, ErrorCode>,
+}
+
+/// A compiled tool.
+#[derive(Debug)]
+pub struct Tool {
+    pub name: String,
+    pub description: String,
+    pub method: HttpMethod,
+    pub idempotent: bool,
+    pub timeout_ms: Option<u64>,
+    pub scopes: Vec<String>,
+    /// The parameter schema as written (for catalogs).
+    pub parameters: Value,
+    pub validator: jsonschema::Validator,
+    /// The output schema (as written, or derived from the output fields).
+    pub output_schema: Value,
+    pub request: Request,
+    pub pagination: Option<Pagination>,
+    /// Output fields; `None` means the whole body is the output.
+    pub output: Option<Vec<(String, OutputPath)>>,
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub path: Text,
+    pub query: Vec<(String, ValueTemplate)>,
+    pub headers: Vec<(HeaderName, ValueTemplate)>,
+    pub body: Option<Body>,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Json(ValueTemplate),
+    Form(Vec<(String, ValueTemplate)>),
+    Raw {
+        template: ValueTemplate,
+        content_type: String,
+    },
+}
+
+/// Where a page position (cursor, page number, offset) is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageTarget {
+    Query(String),
+    /// JSON Pointer into the JSON body.
+    Body(String),
+}
+
+#[derive(Debug)]
+pub struct Pagination {
+    pub kind: PaginationType,
+    pub items: OutputPath,
+    pub max_pages: u32,
+    pub max_items: Option<u32>,
+    pub cursor: Option<OutputPath>,
+    pub has_more: Option<OutputPath>,
+    pub next_url: Option<OutputPath>,
+    pub link_header: bool,
+    pub target: Option<PageTarget>,
+    pub start: u64,
+    pub page_size: Option<u64>,
+    pub total: Option<OutputPath>,
+}
+
+/// Pages followed when a spec does not say.
+pub const DEFAULT_MAX_PAGES: u32 = 10;

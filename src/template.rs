@@ -1,0 +1,430 @@
+//! Templates: minijinja with strict undefined, compiled once per provider.
+//!
+//! A provider's templates live in one [`TemplateSet`]: a minijinja
+//! environment that owns every compiled template and expression of that
+//! provider, addressed by a [`TemplateId`]. Rendering is an index lookup and a
+//! run of compiled instructions; nothing is parsed at request time.
+//!
+//! Two kinds of entries exist, chosen by the string's shape:
+//! - a string that is exactly one `{{ expression }}` is an *expression*: it
+//!   yields a native value (a number stays a number, a list stays a list, an
+//!   absent optional parameter yields "undefined" and the field is left out);
+//! - any other string with `{{`, `{%` or `{#` is a *text* template and renders
+//!   to a string.
+//!
+//! Path templates percent-encode every interpolated value (see
+//! [`Escape::PathSegment`]), so a parameter can never add a path segment or
+//! change the host.
+//!
+//! Architecture invariant: no template can read the process environment or
+//! the file system; only what the caller puts into the context is visible.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use minijinja::value::{Kwargs, Value as JinjaValue, ValueKind};
+use minijinja::{AutoEscape, Environment, Error as JinjaError, ErrorKind, UndefinedBehavior};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Characters left as they are in a path segment: RFC 3986 unreserved.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Characters left as they are in a templated URL: unreserved, and `:` for a
+/// host's port.
+const URL_COMPONENT: &AsciiSet = &PATH_SEGMENT.remove(b':');
+
+/// Names that templates may call as functions; not variables.
+const FUNCTIONS: &[&str] = &["rfc2822_message"];
+
+/// Index of a compiled entry in its [`TemplateSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TemplateId(u32);
+
+/// How interpolated values are written into a text template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// As they are (headers, query values, bodies: their encoders escape later).
+    None,
+    /// Percent-encoded as one path segment: `/`, `?`, `#`, `%` cannot escape
+    /// the segment they are written into, and a value of only dots (`..`) is
+    /// refused.
+    PathSegment,
+    /// For templated base URLs and auth endpoints: everything that could end
+    /// a host or path component (`/`, `?`, `#`, `@`, …) is percent-encoded, so
+    /// a configured value cannot move the request to another host or path.
+    UrlComponent,
+}
+
+/// Whether a string is a template at all (literal strings are used as they are).
+pub fn is_template(source: &str) -> bool {
+    source.contains("{{") || source.contains("{%") || source.contains("{#")
+}
+
+/// The inner expression of a string that is exactly one `{{ … }}`.
+pub fn whole_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+enum Entry<'env> {
+    Text(minijinja::Template<'env, 'env>),
+    Expr(minijinja::Expression<'env, 'env>),
+}
+
+type Entries<'env> = Vec<Entry<'env>>;
+
+self_cell::self_cell!(
+    struct Compiled {
+        owner: Environment<'static>,
+        #[covariant]
+        dependent: Entries,
+    }
+);
+
+/// The compiled templates of one provider. Immutable once built.
+pub struct TemplateSet {
+    compiled: Compiled,
+}
+
+impl std::fmt::Debug for TemplateSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemplateSet")
+            .field("entries", &self.compiled.borrow_dependent().len())
+            .finish()
+    }
+}
+
+/// What a template refers to, for the validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    pub id: TemplateId,
+    /// Dotted variable references such as `channel` or `connection.config.host`.
+    pub variables: BTreeSet<String>,
+}
+
+/// Collects template sources, checking each as it is added, then builds a
+/// [`TemplateSet`].
+pub struct TemplateSetBuilder {
+    env: Environment<'static>,
+    pending: Vec<Pending>,
+}
+
+enum Pending {
+    Text(String),
+    Expr(String),
+}
+
+impl Default for TemplateSetBuilder {
+    fn default() -> Self {
+        TemplateSetBuilder {
+            env: environment(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl TemplateSetBuilder {
+    /// Adds a value template: an expression if `source` is exactly one
+    /// `{{ … }}`, a text template otherwise.
+    pub fn add(&mut self, source: &str) -> Result<Added, String> {
+        match whole_expression(source) {
+            Some(expr) => self.add_expression(expr),
+            None => self.add_text(source, Escape::None),
+        }
+    }
+
+    /// Adds a text template (always renders to a string).
+    pub fn add_text(&mut self, source: &str, escape: Escape) -> Result<Added, String> {
+        let id = self.next_id();
+        let name = match escape {
+            Escape::None => format!("{}", id.0),
+            Escape::PathSegment => format!("{}.path", id.0),
+            Escape::UrlComponent => format!("{}.url", id.0),
+        };
+        self.env
+            .add_template_owned(name.clone(), source.to_owned())
+            .map_err(describe_error)?;
+        let template = self.env.get_template(&name).map_err(describe_error)?;
+        let variables = variables(template.undeclared_variables(true));
+        self.pending.push(Pending::Text(name));
+        Ok(Added { id, variables })
+    }
+
+    fn add_expression(&mut self, expr: &str) -> Result<Added, String> {
+        let id = self.next_id();
+        let compiled = self
+            .env
+            .compile_expression_owned(expr.to_owned())
+            .map_err(describe_error)?;
+        let variables = variables(compiled.undeclared_variables(true));
+        self.pending.push(Pending::Expr(expr.to_owned()));
+        Ok(Added { id, variables })
+    }
+
+    fn next_id(&self) -> TemplateId {
+        TemplateId(u32::try_from(self.pending.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Builds the set. Every entry was already checked when it was added.
+    pub fn build(self) -> Result<TemplateSet, String> {
+        let pending = self.pending;
+        let compiled = Compiled::try_new(self.env, |env| {
+            pending
+                .into_iter()
+                .map(|p| match p {
+                    Pending::Text(name) => env.get_template(&name).map(Entry::Text),
+                    Pending::Expr(source) => env.compile_expression_owned(source).map(Entry::Expr),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(describe_error)
+        })?;
+        Ok(TemplateSet { compiled })
+    }
+}
+
+impl TemplateSet {
+    /// Renders entry `id` to a string (expressions are formatted as text).
+    pub fn render(&self, id: TemplateId, ctx: &JinjaValue) -> Result<String, RenderFailure> {
+        match self.entry(id) {
+            Entry::Text(t) => t.render(ctx.clone()).map_err(RenderFailure::from),
+            Entry::Expr(e) => {
+                let value = e.eval(ctx.clone()).map_err(RenderFailure::from)?;
+                if value.is_undefined() {
+                    return Err(RenderFailure::Undefined(String::new()));
+                }
+                Ok(text_of(&value))
+            }
+        }
+    }
+
+    /// Evaluates entry `id` to a value: expressions keep their type, text
+    /// templates give a string. `None` means "undefined": leave the field out.
+    pub fn eval(
+        &self,
+        id: TemplateId,
+        ctx: &JinjaValue,
+    ) -> Result<Option<JinjaValue>, RenderFailure> {
+        match self.entry(id) {
+            Entry::Text(t) => t
+                .render(ctx.clone())
+                .map(|s| Some(JinjaValue::from(s)))
+                .map_err(RenderFailure::from),
+            Entry::Expr(e) => {
+                let value = e.eval(ctx.clone()).map_err(RenderFailure::from)?;
+                Ok((!value.is_undefined()).then_some(value))
+            }
+        }
+    }
+
+    fn entry(&self, id: TemplateId) -> &Entry<'_> {
+        &self.compiled.borrow_dependent()[id.0 as usize]
+    }
+}
+
+/// Why a template could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderFailure {
+    /// A variable was used that the context does not have (an optional
+    /// parameter that was not given, where the template needs it).
+    Undefined(String),
+    /// A filter or function rejected its input (bad address, wrong type, …).
+    Invalid(String),
+}
+
+impl From<JinjaError> for RenderFailure {
+    fn from(e: JinjaError) -> RenderFailure {
+        match e.kind() {
+            ErrorKind::UndefinedError => RenderFailure::Undefined(describe_error(e)),
+            _ => RenderFailure::Invalid(describe_error(e)),
+        }
+    }
+}
+
+/// A value as text: strings as they are, `none` as empty, others as JSON.
+pub fn text_of(value: &JinjaValue) -> String {
+    match value.kind() {
+        ValueKind::String => value.as_str().unwrap_or_default().to_owned(),
+        ValueKind::None | ValueKind::Undefined => String::new(),
+        ValueKind::Number | ValueKind::Bool => value.to_string(),
+        _ => serde_json::to_string(value).unwrap_or_default(),
+    }
+}
+
+/// One line describing a minijinja error, without template names (which are
+/// internal indexes here).
+fn describe_error(e: JinjaError) -> String {
+    let mut message = e
+        .detail()
+        .map(str::to_owned)
+        .unwrap_or_else(|| e.kind().to_string());
+    if let Some(line) = e.line().filter(|l| *l > 1) {
+        let _ = write!(message, " (template line {line})");
+    }
+    message
+}
+
+fn variables(names: std::collections::HashSet<String>) -> BTreeSet<String> {
+    names
+        .into_iter()
+        .filter(|n| !FUNCTIONS.contains(&n.split('.').next().unwrap_or_default()))
+        .collect()
+}
+
+/// The environment every provider's templates run in.
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".path") {
+            AutoEscape::Custom("path".into())
+        } else if name.ends_with(".url") {
+            AutoEscape::Custom("url".into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        let text = text_of(value);
+        let escaped = match state.auto_escape() {
+            _ if value.is_safe() => text,
+            AutoEscape::Custom(n) if n == "path" => encode_path_segment(&text)?,
+            AutoEscape::Custom(n) if n == "url" => {
+                utf8_percent_encode(&text, URL_COMPONENT).to_string()
+            }
+            _ => text,
+        };
+        out.write_str(&escaped)?;
+        Ok(())
+    });
+    env.add_filter("base64", |v: String| {
+        base64::engine::general_purpose::STANDARD.encode(v)
+    });
+    env.add_filter("base64url", |v: String| {
+        base64::engine::general_purpose::URL_SAFE.encode(v)
+    });
+    env.add_filter("json", |v: JinjaValue| {
+        serde_json::to_string(&v)
+            .map_err(|e| JinjaError::new(ErrorKind::InvalidOperation, e.to_string()))
+    });
+    env.add_function("rfc2822_message", rfc2822_message);
+    env
+}
+
+/// Percent-encodes one path segment. A value of only dots is refused: URL
+/// parsers read `..` (even as `%2E%2E`) as "parent directory".
+pub fn encode_path_segment(text: &str) -> Result<String, JinjaError> {
+    if !text.is_empty() && text.chars().all(|c| c == '.') {
+        return Err(invalid(&format!(
+            "`{text}` cannot be used as a path segment"
+        )));
+    }
+    Ok(utf8_percent_encode(text, PATH_SEGMENT).to_string())
+}
+
+/// `rfc2822_message(to=…, subject=…, body=…, cc=…, bcc=…, from=…, reply_to=…,
+/// html=false)`: an RFC 2822 (RFC 5322) message as text, with non-ASCII
+/// headers and bodies encoded as the RFCs require. Address arguments take a
+/// string (`"Ann <ann@example.com>, bob@example.com"`) or a list of strings.
+fn rfc2822_message(kwargs: Kwargs) -> Result<String, JinjaError> {
+    let arg = |name: &str| -> Result<Option<JinjaValue>, JinjaError> {
+        let v: Option<JinjaValue> = kwargs.get(name)?;
+        Ok(v.filter(|v| !v.is_undefined() && !v.is_none()))
+    };
+    let to = arg("to")?.ok_or_else(|| invalid("rfc2822_message needs `to`"))?;
+    let subject = arg("subject")?.map(|v| text_of(&v)).unwrap_or_default();
+    let body = arg("body")?.map(|v| text_of(&v)).unwrap_or_default();
+    let html = arg("html")?.is_some_and(|v| v.is_true());
+    let mut message = mail_builder::MessageBuilder::new().to(addresses(&to)?);
+    for (name, set) in [("cc", 0), ("bcc", 1), ("from", 2), ("reply_to", 3)] {
+        if let Some(v) = arg(name)? {
+            let list = addresses(&v)?;
+            message = match set {
+                0 => message.cc(list),
+                1 => message.bcc(list),
+                2 => message.from(list),
+                _ => message.reply_to(list),
+            };
+        }
+    }
+    no_line_breaks("subject", &subject)?;
+    message = message.subject(subject);
+    message = if html {
+        message.html_body(body)
+    } else {
+        message.text_body(body)
+    };
+    kwargs.assert_all_used()?;
+    message
+        .write_to_string()
+        .map_err(|e| invalid(&format!("cannot build the message: {e}")))
+}
+
+fn addresses(
+    value: &JinjaValue,
+) -> Result<mail_builder::headers::address::Address<'static>, JinjaError> {
+    let items: Vec<String> = if let Some(s) = value.as_str() {
+        s.split(',').map(str::to_owned).collect()
+    } else {
+        value
+            .try_iter()
+            .map_err(|_| invalid("an address must be a string or a list of strings"))?
+            .map(|v| text_of(&v))
+            .collect()
+    };
+    let mut list = Vec::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        no_line_breaks("address", item)?;
+        let (name, email) = match item.rsplit_once('<') {
+            Some((name, rest)) => {
+                let email = rest
+                    .strip_suffix('>')
+                    .ok_or_else(|| invalid(&format!("`{item}` is not a valid address")))?;
+                let name = name.trim().trim_matches('"').trim();
+                (
+                    (!name.is_empty()).then(|| name.to_owned()),
+                    email.trim().to_owned(),
+                )
+            }
+            None => (None, item.to_owned()),
+        };
+        let valid = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !email.contains([' ', '<', '>', ','])
+        });
+        if !valid {
+            return Err(invalid(&format!("`{item}` is not a valid address")));
+        }
+        list.push(mail_builder::headers::address::Address::new_address(
+            name, email,
+        ));
+    }
+    match list.len() {
+        0 => Err(invalid("an address list is empty")),
+        1 => Ok(list.remove(0)),
+        _ => Ok(mail_builder::headers::address::Address::new_list(list)),
+    }
+}
+
+fn no_line_breaks(what: &str, text: &str) -> Result<(), JinjaError> {
+    if text.contains(['\r', '\n']) {
+        return Err(invalid(&format!("the {what} must not contain line breaks")));
+    }
+    Ok(())
+}
+
+fn invalid(message: &str) -> JinjaError {
+    JinjaError::new(ErrorKind::InvalidOperation, message.to_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -54,6 +54,17 @@ fn with(from: &str, to: &str) -> String {
     VALID.replacen(from, to, 1)
 }
 
+/// Each case edits the valid spec (`from` → `to`) and expects exactly one problem.
+fn edit_cases(cases: &[(&str, &str, &str)]) {
+    for (from, to, expected) in cases {
+        assert_eq!(
+            validate_case(&with(from, to)),
+            [expected.to_string()],
+            "{to}"
+        );
+    }
+}
+
 #[test]
 fn the_base_spec_is_valid() {
     assert_eq!(validate_case(VALID), Vec::<String>::new());
@@ -112,13 +123,7 @@ fn structural_problems() {
             "4:1: duplicate key `display_name` (first defined at line 3)",
         ),
     ];
-    for (from, to, expected) in cases {
-        assert_eq!(
-            validate_case(&with(from, to)),
-            [expected.to_string()],
-            "{to}"
-        );
-    }
+    edit_cases(cases);
 }
 
 #[test]
@@ -239,13 +244,7 @@ fn semantic_problems() {
             "25:76: body_field needs a JSON request body",
         ),
     ];
-    for (from, to, expected) in cases {
-        assert_eq!(
-            validate_case(&with(from, to)),
-            [expected.to_string()],
-            "{to}"
-        );
-    }
+    edit_cases(cases);
 }
 
 #[test]

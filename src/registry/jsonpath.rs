@@ -69,29 +69,44 @@ impl OutputPath {
 /// Whether an RFC 9535 query is singular, read off its text: no wildcard,
 /// descendant, slice, filter or union outside string literals.
 fn is_singular(source: &str) -> bool {
-    let mut quote = None;
-    let mut escaped = false;
     let mut previous = '\0';
-    for c in source.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+    for (c, in_string) in chars_with_strings(source) {
+        if in_string {
             continue;
         }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '*' | '?' | ':' | ',' => return false,
-            '.' if previous == '.' => return false,
-            _ => {}
+        if matches!(c, '*' | '?' | ':' | ',') || (c == '.' && previous == '.') {
+            return false;
         }
         previous = c;
     }
     true
+}
+
+/// Each character of a JSONPath with whether it stands inside a quoted
+/// string literal (quotes included).
+fn chars_with_strings(source: &str) -> impl Iterator<Item = (char, bool)> + '_ {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    source.chars().map(move |c| {
+        let in_string = match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                true
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                true
+            }
+            None => false,
+        };
+        (c, in_string)
+    })
 }
 
 /// A test over a response body: an RFC 9535 filter expression in which `$`
@@ -106,29 +121,9 @@ impl Condition {
     pub fn parse(source: &str) -> Result<Condition, String> {
         // `$[?expr]` over `[body]` selects the body when expr holds for it, with
         // the body as `@`: rewrite the author's `$` (outside strings) to `@`.
-        let mut rewritten = String::with_capacity(source.len());
-        let mut quote = None;
-        let mut escaped = false;
-        for c in source.chars() {
-            match quote {
-                Some(q) => {
-                    if escaped {
-                        escaped = false;
-                    } else if c == '\\' {
-                        escaped = true;
-                    } else if c == q {
-                        quote = None;
-                    }
-                    rewritten.push(c);
-                }
-                None => {
-                    if c == '\'' || c == '"' {
-                        quote = Some(c);
-                    }
-                    rewritten.push(if c == '$' { '@' } else { c });
-                }
-            }
-        }
+        let rewritten: String = chars_with_strings(source)
+            .map(|(c, in_string)| if c == '$' && !in_string { '@' } else { c })
+            .collect();
         let filter = JsonPath::parse(&format!("$[?{rewritten}]")).map_err(|e| {
             format!(
                 "invalid condition `{source}`: {} (an RFC 9535 filter expression such as `$.ok == false`)",

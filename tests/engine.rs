@@ -275,6 +275,22 @@ fn a_missing_credential_asks_for_reauthorization() {
 }
 
 #[test]
+fn a_connection_without_a_needed_config_value_is_named() {
+    let registry = registry();
+    let (p, t) = tool(&registry, "get_user");
+    let call = Call {
+        connection: Map::new(),
+        ..Call::default()
+    };
+    let err = engine::render(p, t, &json!({"id": "7"}), &call.ctx()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert_eq!(
+        err.message,
+        "the connection has no config value `site`, which this provider needs"
+    );
+}
+
+#[test]
 fn a_templated_host_is_checked_once_rendered() {
     let registry = registry();
     let (p, t) = tool(&registry, "get_user");
@@ -532,6 +548,19 @@ fn link_header_pagination() {
     let (result, sent) = execute_case("list_link_header", json!({}), vec![first, second]);
     assert_eq!(result.unwrap().output, json!(["a", "b", "c"]));
     assert_eq!(query(&sent[1], "page").as_deref(), Some("2"));
+}
+
+#[test]
+fn a_first_page_without_the_list_gives_an_empty_list() {
+    let pages = vec![ProviderResponse::json(200, &json!({"result_size": 0}))];
+    let (result, _) = execute_case("list_pages", json!({}), pages);
+    assert_eq!(result.unwrap().output, json!({"ids": []}));
+    let pages = vec![ProviderResponse::json(200, &json!({"data": {"total": 0}}))];
+    let (result, _) = execute_case("list_offsets", json!({}), pages);
+    assert_eq!(
+        result.unwrap().output,
+        json!({"data": {"total": 0, "records": []}})
+    );
 }
 
 #[test]

@@ -345,7 +345,11 @@ fn jira_needs_the_discovered_cloud_id() {
         &CallContext::default(),
     )
     .unwrap_err();
-    assert!(err.message.contains("account.config.cloud_id"), "{err}");
+    assert_eq!(err.code, ErrorCode::ReauthorizationRequired);
+    assert_eq!(
+        err.message,
+        "the account has no `cloud_id` yet; authorize it again so it can be discovered"
+    );
 }
 
 /// A Linear GraphQL body: the operation text must name `operation`.
@@ -592,6 +596,15 @@ fn gmail_outputs() {
         ],
         Some((CursorAt::Query("pageToken"), &["09876543210123456789"])),
         json!({"messages": [m1, m2, m3], "result_size_estimate": 3}),
+    );
+
+    // Gmail leaves `messages` out when nothing matched: the output is still a list.
+    map_case(
+        "gmail.list_messages",
+        json!({"query": "from:nobody@example.com"}),
+        vec![(200, json!({"resultSizeEstimate": 0}))],
+        None,
+        json!({"messages": [], "result_size_estimate": 0}),
     );
 
     let headers = json!([

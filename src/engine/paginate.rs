@@ -206,13 +206,18 @@ impl<'a> Pager<'a> {
         let Some(mut body) = self.first else {
             return Value::Null;
         };
-        match self.items_pointer.as_deref() {
+        // Where the first page had no list at all (some providers leave the
+        // key out when nothing matched), the list is created: an empty result
+        // is `[]`, never a missing field.
+        let pointer = self
+            .items_pointer
+            .or_else(|| self.spec.items.member_pointer());
+        match pointer.as_deref() {
             Some("") => body = Value::Array(self.items),
-            Some(pointer) => {
-                if let Some(slot) = body.pointer_mut(pointer) {
-                    *slot = Value::Array(self.items);
-                }
+            Some(pointer) if body.is_object() || body.pointer(pointer).is_some() => {
+                set_json_pointer(&mut body, pointer, Value::Array(self.items));
             }
+            Some(_) => {}
             None => {}
         }
         body

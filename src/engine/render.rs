@@ -74,7 +74,7 @@ pub fn render(
     validate_parameters(tool, params)?;
     let templates = &provider.templates;
     let base_ctx = context(params, ctx, None);
-    let fail = |f: RenderFailure| render_error(provider, f);
+    let fail = |f: RenderFailure| render_error(provider, tool, ctx, f);
 
     let base = render_text(templates, &provider.base_url, &base_ctx).map_err(fail)?;
     let base = url_policy::check_base(&base).map_err(|m| {
@@ -398,15 +398,46 @@ fn json_text(value: &Value) -> String {
     }
 }
 
-fn render_error(provider: &Provider, failure: RenderFailure) -> Error {
-    match failure {
-        RenderFailure::Undefined(detail) => Error::invalid_parameters(vec![field(
-            "",
-            format!("a parameter this request needs is missing: {detail}"),
-        )]),
+/// Explains a failed render: a config value the connection or account lacks
+/// is not the caller's fault; anything else is a parameter problem.
+fn render_error(
+    provider: &Provider,
+    tool: &Tool,
+    ctx: &CallContext<'_>,
+    failure: RenderFailure,
+) -> Error {
+    let missing = |names: &[String], have: Option<&Map<String, Value>>| {
+        names
+            .iter()
+            .find(|n| have.is_none_or(|m| m.get(n.as_str()).is_none_or(Value::is_null)))
+            .cloned()
+    };
+    let error = match failure {
+        RenderFailure::Undefined(detail) => {
+            if let Some(name) = missing(&tool.uses.account, ctx.account_config) {
+                Error::new(
+                    ErrorCode::ReauthorizationRequired,
+                    format!(
+                        "the account has no `{name}` yet; authorize it again so it can be discovered"
+                    ),
+                )
+            } else if let Some(name) = missing(&tool.uses.connection, ctx.connection_config) {
+                Error::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "the connection has no config value `{name}`, which this provider needs"
+                    ),
+                )
+            } else {
+                Error::invalid_parameters(vec![field(
+                    "",
+                    format!("a parameter this request needs is missing: {detail}"),
+                )])
+            }
+        }
         RenderFailure::Invalid(detail) => Error::invalid_parameters(vec![field("", detail)]),
-    }
-    .with_provider(&provider.key)
+    };
+    error.with_provider(&provider.key)
 }
 
 /// Shown in place of a secret.

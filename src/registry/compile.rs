@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::jsonpath::{Condition, OutputPath};
 use super::{
-    AccountConfig, Auth, Body, DEFAULT_MAX_PAGES, ErrorRules, PageTarget, Pagination, Provider,
-    ProviderOverride, Request, Text, TokenResponsePaths, Tool, ValueTemplate,
+    AccountConfig, Auth, Body, ConfigUses, DEFAULT_MAX_PAGES, ErrorRules, PageTarget, Pagination,
+    Provider, ProviderOverride, Request, Text, TokenResponsePaths, Tool, ValueTemplate,
 };
 use crate::spec::yaml::escape_pointer;
 use crate::spec::{
@@ -48,6 +48,8 @@ struct Scope<'a> {
 
 struct Compiler<'a> {
     diags: Diagnostics<'a>,
+    /// Config values used by the templates compiled since the last reset.
+    uses: ConfigUses,
     templates: TemplateSetBuilder,
     connection_config: Vec<String>,
     account_config: Vec<String>,
@@ -68,6 +70,7 @@ pub(super) fn compile(
     diags.list = problems;
     let mut c = Compiler {
         diags,
+        uses: ConfigUses::default(),
         templates: TemplateSetBuilder::default(),
         connection_config: spec.connection_config.keys().cloned().collect(),
         account_config: spec.auth.account_config.keys().cloned().collect(),
@@ -103,8 +106,11 @@ pub(super) fn compile(
         (None, None, None)
     };
 
+    // Every tool's request also renders base_url and auth.inject.
+    let provider_uses = std::mem::take(&mut c.uses);
     let mut tools = IndexMap::new();
     for (name, tool) in &spec.tools {
+        c.uses = provider_uses.clone();
         if let Some(tool) = c.tool(name, tool) {
             tools.insert(name.clone(), tool);
         }
@@ -206,6 +212,7 @@ impl Compiler<'_> {
             if let Some(message) = self.variable_problem(variable, scope) {
                 self.diags.at(pointer, message);
             }
+            self.uses.note(variable);
         }
         (self.diags.list.len() == before).then_some(added.id)
     }
@@ -619,6 +626,7 @@ impl Compiler<'_> {
                 .as_ref()
                 .filter(|r| !r.output.is_empty())
                 .map(|_| output),
+            uses: std::mem::take(&mut self.uses),
         })
     }
 
@@ -767,6 +775,25 @@ impl Compiler<'_> {
             page_size: spec.page_size,
             total,
         })
+    }
+}
+
+impl ConfigUses {
+    /// Records `variable` if it names a connection or account config value.
+    fn note(&mut self, variable: &str) {
+        let mut parts = variable.splitn(4, '.');
+        let (head, config, name) = (parts.next(), parts.next(), parts.next());
+        let (Some(config_of), Some("config"), Some(name)) = (head, config, name) else {
+            return;
+        };
+        let list = match config_of {
+            "connection" => &mut self.connection,
+            "account" => &mut self.account,
+            _ => return,
+        };
+        if !list.iter().any(|n| n == name) {
+            list.push(name.to_owned());
+        }
     }
 }
 

@@ -61,6 +61,37 @@ impl OutputPath {
         self.singular
     }
 
+    /// For a singular path made of member names only (`$.a.b`, `$['a']`),
+    /// the JSON Pointer it names, whether or not the node exists.
+    pub fn member_pointer(&self) -> Option<String> {
+        if !self.singular {
+            return None;
+        }
+        let mut rest = self.source.strip_prefix('$')?;
+        let mut pointer = String::new();
+        while !rest.is_empty() {
+            let name;
+            if let Some(r) = rest.strip_prefix('.') {
+                let end = r.find(['.', '[']).unwrap_or(r.len());
+                name = r[..end].to_owned();
+                rest = &r[end..];
+            } else if let Some(r) = rest.strip_prefix("['").or_else(|| rest.strip_prefix("[\"")) {
+                let quote = if rest.starts_with("['") { "']" } else { "\"]" };
+                let end = r.find(quote)?;
+                name = r[..end].to_owned();
+                if name.contains('\\') {
+                    return None;
+                }
+                rest = &r[end + 2..];
+            } else {
+                return None;
+            }
+            pointer.push('/');
+            pointer.push_str(&crate::spec::yaml::escape_pointer(&name));
+        }
+        Some(pointer)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.source
     }
@@ -170,6 +201,22 @@ mod tests {
         for (path, expected) in cases {
             let p = OutputPath::parse(path).unwrap();
             assert_eq!(p.select(&body), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn member_pointers() {
+        let cases = [
+            ("$", Some("")),
+            ("$.messages", Some("/messages")),
+            ("$.data.issues.nodes", Some("/data/issues/nodes")),
+            ("$['a/b'].c", Some("/a~1b/c")),
+            ("$.items[0]", None),
+            ("$.items[*]", None),
+        ];
+        for (path, expected) in cases {
+            let p = OutputPath::parse(path).unwrap();
+            assert_eq!(p.member_pointer().as_deref(), expected, "{path}");
         }
     }
 

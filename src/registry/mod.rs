@@ -273,6 +273,16 @@ pub struct Tool {
     pub pagination: Option<Pagination>,
     /// Output fields; `None` means the whole body is the output.
     pub output: Option<Vec<(String, OutputPath)>>,
+    /// The config values this tool's request may read (its own templates,
+    /// base_url and auth.inject), to explain a failed render precisely.
+    pub uses: ConfigUses,
+}
+
+/// Names of `connection.config.*` and `account.config.*` values in use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigUses {
+    pub connection: Vec<String>,
+    pub account: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -152,18 +152,20 @@ fn read_problem(path: &Path, e: &std::io::Error) -> crate::spec::Diagnostic {
     }
 }
 
-/// Loads the configured registry; any spec problem is an error here.
+/// Loads the configured registry. Problems in some files are printed as
+/// warnings and the other providers stay usable, as in the server.
 fn registry(config: &Config) -> Result<Registry, String> {
     let report = Registry::load_dir(&config.specs_dir, &config.provider_overrides);
-    if report.diagnostics.is_empty() {
-        return Ok(report.registry);
+    for d in &report.diagnostics {
+        eprintln!("warning: {d}");
     }
-    let lines: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
-    Err(format!(
-        "the specs in {} have problems:\n{}",
-        config.specs_dir.display(),
-        lines.join("\n")
-    ))
+    if report.files.is_empty() && !report.diagnostics.is_empty() {
+        return Err(format!(
+            "no provider specs could be read from {}",
+            config.specs_dir.display()
+        ));
+    }
+    Ok(report.registry)
 }
 
 fn render(

@@ -1,4 +1,4 @@
-//! The command line: `validate`, `render`, `tools`.
+//! The command line: `serve`, `validate`, `render`, `tools`.
 //!
 //! Each command reads the same configuration as the server (`--config`,
 //! `SWITCHBOARD_*`), so the specs directory and provider overrides in force
@@ -32,6 +32,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway (defaults: 127.0.0.1:8080, SQLite in data/, keys
+    /// generated on first run).
+    Serve,
     /// Check spec files (default: the configured specs directory); each
     /// problem is printed as file:line:column: message.
     Validate {
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     let result = match cli.command {
+        Command::Serve => return serve(config),
         Command::Validate { paths } => return validate(&config, &paths),
         Command::Render {
             tool,
@@ -96,6 +100,20 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(message) => fail(&message),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(crate::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
     }
 }
 

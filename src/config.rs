@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use std::collections::BTreeMap;
+
 use crate::registry::Overrides;
+use crate::upstream::UpstreamConfig;
 
 /// Where the config file is looked for when none is named.
 pub const DEFAULT_CONFIG_PATH: &str = "config/switchboard.yaml";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the gateway listens on.
@@ -26,8 +29,59 @@ pub struct Config {
     pub api_keys: Vec<String>,
     /// Base64 of 32 bytes.
     pub encryption_key: Option<String>,
+    /// Keys that sealed older values, still accepted for reading.
+    pub previous_encryption_keys: Vec<String>,
     pub data_dir: PathBuf,
     pub provider_overrides: Overrides,
+    /// Largest request body the API accepts, in bytes.
+    pub max_body_bytes: usize,
+    pub upstream: UpstreamConfig,
+    /// Operator-level OAuth apps for `managed: true` connections, by provider.
+    pub managed_oauth_apps: BTreeMap<String, ManagedOAuthApp>,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+}
+
+/// An OAuth client the operator shares with `managed` connections.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedOAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ManagedOAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedOAuthApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+// Keys and secrets never reach a log through `{:?}`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("specs_dir", &self.specs_dir)
+            .field(
+                "database_url",
+                &crate::store::redact_url(&self.database_url),
+            )
+            .field("api_keys", &format_args!("[{} keys]", self.api_keys.len()))
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -39,8 +93,13 @@ impl Default for Config {
             database_url: "sqlite://data/switchboard.db".into(),
             api_keys: Vec::new(),
             encryption_key: None,
+            previous_encryption_keys: Vec::new(),
             data_dir: PathBuf::from("data"),
             provider_overrides: Overrides::new(),
+            max_body_bytes: 1024 * 1024,
+            upstream: UpstreamConfig::default(),
+            managed_oauth_apps: BTreeMap::new(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -149,6 +208,13 @@ impl Config {
         }
         if let Some(v) = var("SWITCHBOARD_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("SWITCHBOARD_LOG_FORMAT") {
+            self.log_format = if v == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            };
         }
     }
 }

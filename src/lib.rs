@@ -6,12 +6,18 @@
 //! map, paginate) → `catalog` (tools for apps and LLMs). `cli` is the command
 //! line. See `ARCHITECTURE.md`.
 
+pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod registry;
+pub mod server;
 pub mod spec;
+pub mod store;
 pub mod template;
+pub mod upstream;
 pub mod url_policy;
+pub mod vault;

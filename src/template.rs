@@ -38,8 +38,9 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// host's port.
 const URL_COMPONENT: &AsciiSet = &PATH_SEGMENT.remove(b':');
 
-/// Names that templates may call as functions; not variables.
-const FUNCTIONS: &[&str] = &["rfc2822_message"];
+/// Names that templates may call as functions (ours and minijinja's
+/// built-in globals); not variables.
+const FUNCTIONS: &[&str] = &["rfc2822_message", "range", "dict", "namespace"];
 
 /// Index of a compiled entry in its [`TemplateSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

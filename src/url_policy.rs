@@ -8,7 +8,7 @@
 use url::{Host, Url};
 
 /// Checks an absolute base URL: https, or http on a loopback host; a host;
-/// no credentials, query or fragment.
+/// no credentials or fragment (a query is kept on every request).
 pub fn check_base(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("`{text}` is not an absolute URL: {e}"))?;
     let Some(host) = url.host() else {

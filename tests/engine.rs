@@ -163,7 +163,10 @@ fn json_bodies_keep_native_types_and_omit_absent_fields() {
             "source": "switchboard", "pinned": false
         }})))
     );
-    assert_eq!(header(&req, "content-type"), Some("application/json"));
+    assert_eq!(
+        header(&req, "content-type"),
+        Some("application/vnd.acme.note+json")
+    );
     assert_eq!(header(&req, "accept"), Some("application/json"));
     assert_eq!(header(&req, "x-trace"), None);
 

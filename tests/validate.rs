@@ -234,6 +234,16 @@ fn semantic_problems() {
             "25:39: items must name one list, such as `$.messages` (no wildcards or filters)",
         ),
         (
+            "base_url: https://api.demo.example/v1\n",
+            "base_url: https://{{ connection.config.region | safe }}.demo.example\n",
+            "4:11: the `safe` filter is not allowed in URLs: it would let a value change the host",
+        ),
+        (
+            "      method: GET\n",
+            "      method: POST\n      headers: {Content-Type: text/csv}\n      body: {encoding: raw, raw: x, content_type: text/plain}\n",
+            "23:51: give `content_type` or a Content-Type header, not both",
+        ),
+        (
             "    response:\n",
             "    pagination: {type: page, items: $.items}\n    response:\n",
             "25:17: page pagination needs `param` or `body_field`",

@@ -77,14 +77,19 @@ pub(super) fn compile(
     };
     let ov = overrides.cloned().unwrap_or_default();
 
+    let mut connection_patterns = IndexMap::new();
     for (name, field) in &spec.connection_config {
-        if let Some(pattern) = &field.pattern
-            && let Err(e) = regex_check(pattern)
-        {
-            c.diags.at(
+        let Some(pattern) = &field.pattern else {
+            continue;
+        };
+        match full_match(pattern) {
+            Ok(v) => {
+                connection_patterns.insert(name.clone(), v);
+            }
+            Err(e) => c.diags.at(
                 &format!("/connection_config/{}/pattern", escape_pointer(name)),
                 format!("invalid pattern: {e}"),
-            );
+            ),
         }
     }
 
@@ -138,6 +143,7 @@ pub(super) fn compile(
         docs_url: spec.docs_url,
         base_url: base_url.unwrap_or(Text::Literal(String::new())),
         connection_config: spec.connection_config,
+        connection_patterns,
         auth: auth.expect("no diagnostics means auth compiled"),
         rate_limit: spec.rate_limit,
         timeout_ms: spec.timeout_ms,
@@ -294,6 +300,13 @@ impl Compiler<'_> {
 
     /// An absolute URL field (base_url, auth endpoints).
     fn url(&mut self, pointer: &str, source: &str, scope: Scope<'_>) -> Option<Text> {
+        if uses_safe_filter(source) {
+            self.diags.at(
+                pointer,
+                "the `safe` filter is not allowed in URLs: it would let a value change the host",
+            );
+            return None;
+        }
         let text = self.text(pointer, source, Escape::UrlComponent, scope)?;
         let checked = match &text {
             Text::Literal(url) => url_policy::check_base(url).map(|_| ()),
@@ -553,14 +566,28 @@ impl Compiler<'_> {
                     let template = self.value(&format!("{pointer}/raw"), &raw, scope)?;
                     Some(Body::Raw {
                         template,
-                        content_type: b
-                            .content_type
-                            .clone()
-                            .unwrap_or_else(|| "text/plain; charset=utf-8".into()),
+                        content_type: "text/plain; charset=utf-8".into(),
                     })
                 }
             }
         });
+        // `content_type` (any encoding) is the request's Content-Type header.
+        if let Some(content_type) = request.body.as_ref().and_then(|b| b.content_type.as_ref()) {
+            let pointer = format!("{at}/request/body/content_type");
+            if headers.iter().any(|(h, _)| h == http::header::CONTENT_TYPE) {
+                self.diags.at(
+                    &pointer,
+                    "give `content_type` or a Content-Type header, not both",
+                );
+            } else if HeaderValue::from_str(content_type).is_err() {
+                self.diags.at(&pointer, "not a valid Content-Type value");
+            } else {
+                headers.push((
+                    http::header::CONTENT_TYPE,
+                    ValueTemplate::Literal(Value::String(content_type.clone())),
+                ));
+            }
+        }
         if let Some(b) = &request.body {
             let extra = match b.encoding {
                 BodyEncoding::Json => [("form", b.form.is_some()), ("raw", b.raw.is_some())],
@@ -797,6 +824,15 @@ impl ConfigUses {
     }
 }
 
+/// Whether a template applies the `safe` filter (`| safe`).
+fn uses_safe_filter(source: &str) -> bool {
+    source.match_indices('|').any(|(i, _)| {
+        let rest = source[i + 1..].trim_start();
+        rest.strip_prefix("safe")
+            .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })
+}
+
 /// The credential values of an auth type, unless the spec declares its own.
 fn credential_fields(spec: &AuthSpec) -> IndexMap<String, CredentialField> {
     let field = |label: &str| CredentialField {
@@ -864,9 +900,9 @@ where
     crate::spec::suggestion(found, owned.iter().map(String::as_str))
 }
 
-fn regex_check(pattern: &str) -> Result<(), String> {
-    jsonschema::validator_for(&json!({"type": "string", "pattern": pattern}))
-        .map(|_| ())
+/// A validator that accepts strings matching `pattern` in full.
+fn full_match(pattern: &str) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(&json!({"type": "string", "pattern": format!("^(?:{pattern})$")}))
         .map_err(|e| e.to_string())
 }
 

@@ -11,6 +11,7 @@
 
 mod compile;
 mod jsonpath;
+mod reload;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use jsonpath::{Condition, OutputPath};
+pub use reload::{ReloadOutcome, SpecStatus, SpecWatcher, Specs};
 
 use crate::error::ErrorCode;
 use crate::spec::{
@@ -182,6 +184,8 @@ pub struct Provider {
     pub docs_url: Option<String>,
     pub base_url: Text,
     pub connection_config: IndexMap<String, ConfigField>,
+    /// Full-match validators of the `pattern`s in `connection_config`.
+    pub connection_patterns: IndexMap<String, jsonschema::Validator>,
     pub auth: Auth,
     pub rate_limit: Option<RateLimitSpec>,
     pub timeout_ms: Option<u64>,

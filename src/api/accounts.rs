@@ -1,0 +1,310 @@
+//! `/v1/connected-accounts`: one end user's link to one provider.
+//!
+//! (connection, identifier, label) is unique, so one user can hold several
+//! accounts of one provider ("work" and "personal"). Credentials set here are
+//! sealed at once; responses only say whether an account has them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::envelope::{ApiError, ApiResult, Json, Query, invalid, not_found};
+use super::lists::{page, page_request};
+use super::{SharedState, new_id, now};
+use crate::error::{Error, ErrorCode};
+use crate::spec::{AuthType, suggestion};
+use crate::store::{
+    AccountFilter, AccountPatch, AccountStatus, ConnectedAccount, IdentifierType, PageRequest,
+};
+
+const MAX_IDENTIFIER: usize = 256;
+const MAX_LABEL: usize = 64;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    connection_id: String,
+    identifier: String,
+    #[serde(default)]
+    identifier_type: Option<IdentifierType>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListAccounts {
+    identifier: Option<String>,
+    provider: Option<String>,
+    status: Option<AccountStatus>,
+    connection_id: Option<String>,
+    label: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<SharedState>,
+    Json(body): Json<CreateAccount>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    let connection = state
+        .store
+        .get_connection(&body.connection_id)
+        .await?
+        .ok_or_else(|| not_found(format!("no connection `{}`", body.connection_id)))?;
+    check_text("identifier", &body.identifier, MAX_IDENTIFIER)?;
+    let label = body.label.unwrap_or_else(|| "default".into());
+    check_text("label", &label, MAX_LABEL)?;
+    let needs_auth = connection.auth_type != AuthType::None.as_str();
+    let status = if needs_auth {
+        AccountStatus::Pending
+    } else {
+        AccountStatus::Active
+    };
+    let now = now();
+    let account = ConnectedAccount {
+        id: new_id("ca"),
+        connection_id: connection.id.clone(),
+        provider: connection.provider.clone(),
+        identifier: body.identifier,
+        identifier_type: body.identifier_type.unwrap_or_default(),
+        label,
+        status,
+        status_reason: None,
+        status_changed_at: now.clone(),
+        scopes: Vec::new(),
+        metadata: body.metadata.unwrap_or_default(),
+        config: Map::new(),
+        credentials: None,
+        credentials_expires_at: None,
+        last_used_at: None,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    if let Err(e) = state.store.insert_account(&account).await {
+        return Err(duplicate_or(&state, &account, e).await);
+    }
+    Ok((StatusCode::CREATED, axum::Json(to_json(&account))))
+}
+
+/// A `conflict` naming the account that holds the same (connection,
+/// identifier, label), or the original error.
+async fn duplicate_or(
+    state: &SharedState,
+    account: &ConnectedAccount,
+    e: crate::store::StoreError,
+) -> ApiError {
+    if !matches!(e, crate::store::StoreError::Duplicate(_)) {
+        return e.into();
+    }
+    let filter = AccountFilter {
+        identifier: Some(account.identifier.clone()),
+        connection_id: Some(account.connection_id.clone()),
+        label: Some(account.label.clone()),
+        ..AccountFilter::default()
+    };
+    let existing = state
+        .store
+        .list_accounts(
+            &filter,
+            PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await
+        .ok()
+        .and_then(|mut rows| rows.pop());
+    let mut err = Error::new(
+        ErrorCode::Conflict,
+        format!(
+            "`{}` already has an account labelled `{}` on this connection; choose another label",
+            account.identifier, account.label
+        ),
+    );
+    if let Some(existing) = existing {
+        err = err.with_detail("existing_id", existing.id);
+    }
+    ApiError(err)
+}
+
+pub async fn list(
+    State(state): State<SharedState>,
+    Query(q): Query<ListAccounts>,
+) -> ApiResult<axum::Json<Value>> {
+    let (request, limit) = page_request(q.limit, q.cursor.as_deref())?;
+    let filter = AccountFilter {
+        identifier: q.identifier,
+        provider: q.provider,
+        status: q.status,
+        connection_id: q.connection_id,
+        label: q.label,
+    };
+    let rows = state.store.list_accounts(&filter, request).await?;
+    Ok(axum::Json(page(rows, limit, |a| &a.id, to_json)))
+}
+
+pub async fn get(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let account = state
+        .store
+        .get_account(&id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    Ok(axum::Json(to_json(&account)))
+}
+
+pub async fn update(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateAccount>,
+) -> ApiResult<axum::Json<Value>> {
+    if let Some(label) = &body.label {
+        check_text("label", label, MAX_LABEL)?;
+    }
+    let patch = AccountPatch {
+        label: body.label,
+        metadata: body.metadata,
+        config: None,
+    };
+    let before = state
+        .store
+        .get_account(&id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    match state.store.update_account(&id, &patch, &now()).await {
+        Ok(Some(a)) => Ok(axum::Json(to_json(&a))),
+        Ok(None) => Err(missing(&id)),
+        Err(e) => {
+            let mut wanted = before;
+            if let Some(label) = patch.label {
+                wanted.label = label;
+            }
+            Err(duplicate_or(&state, &wanted, e).await)
+        }
+    }
+}
+
+pub async fn delete(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    if !state.store.delete_account(&id).await? {
+        return Err(missing(&id));
+    }
+    Ok(axum::Json(json!({"id": id, "deleted": true})))
+}
+
+/// `POST /v1/connected-accounts/{id}/credentials` for api_key, bearer and
+/// basic providers: the body is the credentials object, keyed as the spec's
+/// `credential_fields`.
+pub async fn set_credentials(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    Json(body): Json<Map<String, Value>>,
+) -> ApiResult<axum::Json<Value>> {
+    let account = state
+        .store
+        .get_account(&id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    let registry = state.specs.current();
+    let provider = registry
+        .provider(&account.provider)
+        .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
+    let kind = provider.auth.kind;
+    if !matches!(kind, AuthType::ApiKey | AuthType::Bearer | AuthType::Basic) {
+        return Err(invalid(format!(
+            "provider `{}` uses `{}`; its accounts are connected through authorization, not by setting credentials",
+            provider.key,
+            kind.as_str()
+        )));
+    }
+    let fields = &provider.auth.credential_fields;
+    for (name, value) in &body {
+        if !fields.contains_key(name) {
+            let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+            return Err(invalid(format!(
+                "`{name}` is not a credential of provider `{}` (credentials: {}){}",
+                provider.key,
+                names.join(", "),
+                suggestion(name, names.iter().copied())
+            )));
+        }
+        if value.as_str().is_none_or(str::is_empty) {
+            return Err(invalid(format!(
+                "credential `{name}` must be a non-empty string"
+            )));
+        }
+    }
+    if let Some(name) = fields.keys().find(|f| !body.contains_key(*f)) {
+        return Err(invalid(format!(
+            "credential `{name}` is required by provider `{}`",
+            provider.key
+        )));
+    }
+    let sealed = state.vault.seal(Value::Object(body).to_string().as_bytes());
+    let account = state
+        .store
+        .set_credentials(&id, &sealed, None, AccountStatus::Active, &now())
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    Ok(axum::Json(to_json(&account)))
+}
+
+/// An account as the API shows it: never its credentials.
+pub fn to_json(a: &ConnectedAccount) -> Value {
+    json!({
+        "id": a.id,
+        "connection_id": a.connection_id,
+        "provider": a.provider,
+        "identifier": a.identifier,
+        "identifier_type": a.identifier_type,
+        "label": a.label,
+        "status": a.status,
+        "status_reason": a.status_reason,
+        "status_changed_at": a.status_changed_at,
+        "scopes": a.scopes,
+        "metadata": a.metadata,
+        "config": a.config,
+        "has_credentials": a.credentials.is_some(),
+        "last_used_at": a.last_used_at,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+    })
+}
+
+fn missing(id: &str) -> ApiError {
+    not_found(format!("no connected account `{id}`"))
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.trim().is_empty() {
+        return Err(invalid(format!("`{field}` must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(invalid(format!(
+            "`{field}` is longer than {max} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The one place errors become HTTP responses, and the extractors that make
+//! bad input an `invalid_request` in the same envelope.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, ErrorCode};
+use crate::store::StoreError;
+
+tokio::task_local! {
+    /// The id of the request being served, for envelopes and logs.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id (empty outside a request).
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// An error on its way to becoming the unified envelope.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Duplicate(what) => ApiError(Error::new(
+                ErrorCode::Conflict,
+                format!("a record with the same {what} exists already"),
+            )),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError(Error::new(
+                    ErrorCode::Internal,
+                    "an internal error occurred",
+                ))
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status =
+            StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = Map::new();
+        body.insert("code".into(), json!(e.code));
+        body.insert("message".into(), json!(e.message));
+        body.insert("request_id".into(), json!(request_id()));
+        if let Some(p) = &e.provider {
+            body.insert("provider".into(), json!(p));
+        }
+        if let Some(s) = e.upstream_status {
+            body.insert("upstream_status".into(), json!(s));
+        }
+        if let Some(s) = e.retry_after_s {
+            body.insert("retry_after_s".into(), json!(s));
+        }
+        body.insert("details".into(), Value::Object(*e.details));
+        let mut response = (status, axum::Json(json!({ "error": body }))).into_response();
+        if let Some(s) = e.retry_after_s
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A `not_found` error.
+pub fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError(Error::new(ErrorCode::NotFound, message))
+}
+
+/// An `invalid_request` error.
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError(Error::new(ErrorCode::InvalidRequest, message))
+}
+
+/// A JSON body; any problem with it is an `invalid_request` envelope.
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Json<T>, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let message = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            "the body must be JSON, sent with Content-Type: application/json".to_owned()
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            format!("the body is not valid JSON: {}", inner_text(&rejection))
+        }
+        JsonRejection::JsonDataError(_) => format!(
+            "the body does not fit this endpoint: {}",
+            inner_text(&rejection)
+        ),
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            "the body is too large".to_owned()
+        }
+        _ => format!("the body could not be read: {}", rejection.body_text()),
+    };
+    invalid(message)
+}
+
+/// The part of a rejection's text after axum's generic prefix.
+fn inner_text(rejection: &JsonRejection) -> String {
+    let text = rejection.body_text();
+    match text.split_once(": ") {
+        Some((_, rest)) => rest.to_owned(),
+        None => text,
+    }
+}
+
+/// Query parameters; any problem is an `invalid_request` envelope.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Query<T>, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let detail = text
+        .split_once(": ")
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or(text);
+    invalid(format!("invalid query parameters: {detail}"))
+}

@@ -1,0 +1,291 @@
+//! `POST /v1/tools/execute`: one tool call on behalf of one account.
+//!
+//! Phases, in order: resolve the account (by id, or identifier + provider),
+//! resolve the tool against the registry in force (held for the whole call),
+//! check the account can be used, open its credentials, run the engine with
+//! the upstream client under the call's deadline, and answer with the
+//! success envelope or the error envelope. Metrics and the account's
+//! last-use time are recorded on the way out.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::envelope::{ApiError, ApiResult, Json, invalid, not_found, request_id};
+use super::{SharedState, now};
+use crate::catalog::LLM_SEPARATOR;
+use crate::engine::{self, CallContext};
+use crate::error::{Error, ErrorCode};
+use crate::registry::{Provider, Tool};
+use crate::spec::suggestion;
+use crate::store::{AccountFilter, AccountStatus, ConnectedAccount, PageRequest};
+
+/// Most candidates listed in an ambiguity `conflict`.
+const MAX_CANDIDATES: u32 = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    #[serde(default)]
+    connected_account_id: Option<String>,
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    tool: String,
+    #[serde(default)]
+    parameters: Option<Value>,
+}
+
+pub async fn execute(
+    State(state): State<SharedState>,
+    Json(body): Json<ExecuteRequest>,
+) -> ApiResult<axum::Json<Value>> {
+    let started = Instant::now();
+    let registry = state.specs.current();
+    let account = resolve_account(&state, &body).await?;
+    let provider = registry
+        .provider(&account.provider)
+        .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
+    let tool = resolve_tool(provider, &body.tool)?;
+    let params = body.parameters.unwrap_or_else(|| Value::Object(Map::new()));
+
+    let result = run(&state, provider, tool, &account, &params).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => e.code.as_str(),
+    };
+    let labels = [provider.key.as_str(), tool.name.as_str()];
+    state
+        .metrics
+        .executions
+        .with_label_values(&[labels[0], labels[1], outcome])
+        .inc();
+    state
+        .metrics
+        .execution_seconds
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
+
+    let execution = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
+    let store = state.store.clone();
+    let account_id = account.id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.touch_account(&account_id, &now()).await {
+            tracing::warn!(error = %e, "could not record the account's last use");
+        }
+    });
+    let mut meta = json!({
+        "request_id": request_id(),
+        "provider": provider.key,
+        "tool": tool.name,
+        "connected_account_id": account.id,
+        "upstream_status": execution.upstream_status,
+        "attempts": 1,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    });
+    if execution.pages > 1 {
+        meta["pages"] = json!(execution.pages);
+    }
+    Ok(axum::Json(json!({"data": execution.output, "meta": meta})))
+}
+
+/// Runs the call once the account and tool are known.
+async fn run(
+    state: &SharedState,
+    provider: &Provider,
+    tool: &Tool,
+    account: &ConnectedAccount,
+    params: &Value,
+) -> Result<engine::Execution, Error> {
+    if account.status != AccountStatus::Active {
+        let reason = account
+            .status_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        return Err(Error::new(
+            ErrorCode::ReauthorizationRequired,
+            format!(
+                "the account is {}{reason}; the user must connect it again",
+                account.status.as_str()
+            ),
+        )
+        .with_detail("status", account.status.as_str())
+        .with_detail("connected_account_id", account.id.as_str()));
+    }
+    let connection = state
+        .store
+        .get_connection(&account.connection_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::NotFound,
+                "the account's connection no longer exists",
+            )
+        })?;
+    let credentials = open_credentials(state, account)?;
+    let ctx = CallContext {
+        connection_config: Some(&connection.config),
+        account_config: Some(&account.config),
+        credentials: Some(&credentials),
+    };
+    let deadline = Duration::from_millis(
+        tool.timeout_ms
+            .or(provider.timeout_ms)
+            .unwrap_or(state.config.upstream.timeout_ms),
+    );
+    let send = |req| {
+        let state = state.clone();
+        let key = provider.key.clone();
+        async move {
+            let started = Instant::now();
+            let result = state.upstream.send(&key, req).await;
+            state
+                .metrics
+                .upstream_seconds
+                .with_label_values(&[key.as_str()])
+                .observe(started.elapsed().as_secs_f64());
+            if let Ok(response) = &result {
+                let status = response.status.to_string();
+                state
+                    .metrics
+                    .upstream_responses
+                    .with_label_values(&[key.as_str(), status.as_str()])
+                    .inc();
+            }
+            result
+        }
+    };
+    match tokio::time::timeout(
+        deadline,
+        engine::execute(provider, tool, params, &ctx, send),
+    )
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(
+            ErrorCode::UpstreamTimeout,
+            format!(
+                "the provider did not answer within {} ms",
+                deadline.as_millis()
+            ),
+        )),
+    }
+}
+
+/// The account's credentials, opened; an account without any has an empty map.
+fn open_credentials(
+    state: &SharedState,
+    account: &ConnectedAccount,
+) -> Result<Map<String, Value>, Error> {
+    let Some(sealed) = &account.credentials else {
+        return Ok(Map::new());
+    };
+    let bytes = state.vault.open(sealed).map_err(|e| {
+        tracing::error!(account = %account.id, error = %e, "cannot open stored credentials");
+        Error::new(
+            ErrorCode::Internal,
+            "the account's credentials cannot be read",
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| Error::new(ErrorCode::Internal, "the account's credentials are corrupt"))
+}
+
+fn internal(e: crate::store::StoreError) -> Error {
+    tracing::error!(error = %e, "store failure");
+    Error::new(ErrorCode::Internal, "an internal error occurred")
+}
+
+/// Finds the account by id, or by identifier + provider (+ label); more than
+/// one match is a `conflict` that lists the candidates.
+async fn resolve_account(
+    state: &SharedState,
+    body: &ExecuteRequest,
+) -> ApiResult<ConnectedAccount> {
+    match (&body.connected_account_id, &body.identifier, &body.provider) {
+        (Some(id), None, _) => state
+            .store
+            .get_account(id)
+            .await?
+            .ok_or_else(|| not_found(format!("no connected account `{id}`"))),
+        (Some(_), Some(_), _) => Err(invalid(
+            "give either connected_account_id or identifier, not both",
+        )),
+        (None, Some(identifier), Some(provider)) => {
+            let filter = AccountFilter {
+                identifier: Some(identifier.clone()),
+                provider: Some(provider.clone()),
+                label: body.label.clone(),
+                ..AccountFilter::default()
+            };
+            let page = PageRequest {
+                limit: MAX_CANDIDATES,
+                after: None,
+            };
+            let mut found = state.store.list_accounts(&filter, page).await?;
+            match found.len() {
+                0 => Err(not_found(format!(
+                    "`{identifier}` has no `{provider}` account{}",
+                    body.label
+                        .as_ref()
+                        .map(|l| format!(" labelled `{l}`"))
+                        .unwrap_or_default()
+                ))),
+                1 => Ok(found.remove(0)),
+                n => {
+                    let candidates: Vec<Value> = found
+                        .iter()
+                        .map(|a| json!({"id": a.id, "label": a.label, "status": a.status, "connection_id": a.connection_id}))
+                        .collect();
+                    Err(ApiError(
+                        Error::new(
+                            ErrorCode::Conflict,
+                            format!(
+                                "`{identifier}` has {n} `{provider}` accounts; pass connected_account_id or label"
+                            ),
+                        )
+                        .with_detail("candidates", candidates),
+                    ))
+                }
+            }
+        }
+        (None, Some(_), None) => Err(invalid("`identifier` needs `provider` too")),
+        (None, None, _) => Err(invalid(
+            "give connected_account_id, or identifier and provider",
+        )),
+    }
+}
+
+/// `send_message`, `slack.send_message` or `slack__send_message`; the
+/// provider part, when given, must be the account's.
+fn resolve_tool<'p>(provider: &'p Provider, name: &str) -> ApiResult<&'p Tool> {
+    let (prefix, tool) = match name
+        .split_once('.')
+        .or_else(|| name.split_once(LLM_SEPARATOR))
+    {
+        Some((p, t)) => (Some(p), t),
+        None => (None, name),
+    };
+    if let Some(p) = prefix
+        && p != provider.key
+    {
+        return Err(invalid(format!(
+            "tool `{name}` belongs to `{p}`, but the account is a `{}` account",
+            provider.key
+        )));
+    }
+    provider.tools.get(tool).ok_or_else(|| {
+        not_found(format!(
+            "provider `{}` has no tool `{tool}`{}",
+            provider.key,
+            suggestion(tool, provider.tools.keys().map(String::as_str))
+        ))
+    })
+}

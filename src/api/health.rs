@@ -1,0 +1,48 @@
+//! Liveness, readiness and metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::SharedState;
+
+pub async fn healthz() -> axum::Json<Value> {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// Ready when the store answers and specs are loaded; spec problems are shown
+/// (the last good versions of those files stay in force) but do not make the
+/// gateway unready.
+pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
+    let store_ok = state.store.ping().await.is_ok();
+    let registry = state.specs.current();
+    let status = state.specs.status();
+    let problems: Vec<String> = status.problems.iter().map(ToString::to_string).collect();
+    let ready = store_ok && status.generation > 0;
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        axum::Json(json!({
+            "status": if ready { "ready" } else { "not_ready" },
+            "store": if store_ok { "ok" } else { "unreachable" },
+            "providers": registry.providers().count(),
+            "tools": registry.tool_count(),
+            "spec_problems": problems,
+        })),
+    )
+}
+
+pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

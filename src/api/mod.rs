@@ -1,0 +1,214 @@
+//! The HTTP API: routes, the layers around them, and shared state.
+//!
+//! Layers, outermost first, and why they sit where they do:
+//! 1. `request_context` gives every request an id (in the envelope, the
+//!    `x-request-id` header and the log span) and counts it in flight; it is
+//!    outermost so even unmatched routes and rejected keys carry an id.
+//! 2. The body limit, so no handler buffers an oversized body.
+//! 3. `require_api_key` (on `/v1` routes only) before any handler runs.
+//! 4. `track` (per matched route) counts requests by route template.
+
+mod accounts;
+mod catalog;
+mod connections;
+pub mod envelope;
+mod execute;
+mod health;
+mod lists;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorCode};
+use crate::metrics::Metrics;
+use crate::registry::Specs;
+use crate::store::Store;
+use crate::upstream::Upstream;
+use crate::vault::Vault;
+use envelope::{ApiError, REQUEST_ID};
+
+/// Everything a handler may use.
+pub struct AppState {
+    pub config: Config,
+    pub specs: Arc<Specs>,
+    pub store: Store,
+    pub vault: Vault,
+    pub upstream: Upstream,
+    pub metrics: Metrics,
+    pub api_keys: ApiKeys,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// The gateway API keys, kept as SHA-256 digests and compared in constant time.
+pub struct ApiKeys {
+    digests: Vec<[u8; 32]>,
+}
+
+impl ApiKeys {
+    pub fn new(keys: &[String]) -> ApiKeys {
+        ApiKeys {
+            digests: keys
+                .iter()
+                .map(|k| Sha256::digest(k.as_bytes()).into())
+                .collect(),
+        }
+    }
+
+    /// Whether `presented` is one of the keys. Every key is compared, in
+    /// constant time, whatever matches.
+    pub fn accepts(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.digests
+            .iter()
+            .fold(subtle::Choice::from(0), |found, d| found | d.ct_eq(&digest))
+            .into()
+    }
+}
+
+/// The whole API.
+pub fn router(state: SharedState) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/connections",
+            post(connections::create).get(connections::list),
+        )
+        .route(
+            "/connections/{id}",
+            get(connections::get)
+                .patch(connections::update)
+                .delete(connections::delete),
+        )
+        .route(
+            "/connected-accounts",
+            post(accounts::create).get(accounts::list),
+        )
+        .route(
+            "/connected-accounts/{id}",
+            get(accounts::get)
+                .patch(accounts::update)
+                .delete(accounts::delete),
+        )
+        .route(
+            "/connected-accounts/{id}/credentials",
+            post(accounts::set_credentials),
+        )
+        .route("/providers", get(catalog::providers))
+        .route("/providers/{provider}", get(catalog::provider))
+        .route("/tools", get(catalog::tools))
+        .route("/tools/execute", post(execute::execute))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(unknown_route)
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .with_state(state)
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError(Error::new(ErrorCode::NotFound, "no such route"))
+}
+
+/// Request id, in-flight gauge and the request's log span.
+async fn request_context(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let id = format!("req_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    state.metrics.in_flight.inc();
+    let started = Instant::now();
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(req))
+        .instrument(span.clone())
+        .await;
+    state.metrics.in_flight.dec();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request served"
+        );
+    });
+    response
+}
+
+/// Counts requests by route template (never by raw path: ids are unbounded).
+async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
+
+/// `Authorization: Bearer <key>` with a configured key, or `unauthenticated`.
+async fn require_api_key(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match presented {
+        Some(key) if state.api_keys.accepts(key) => next.run(req).await,
+        Some(_) => ApiError(Error::new(
+            ErrorCode::Unauthenticated,
+            "the API key is not valid",
+        ))
+        .into_response(),
+        None => ApiError(Error::new(
+            ErrorCode::Unauthenticated,
+            "send an API key as `Authorization: Bearer <key>`",
+        ))
+        .into_response(),
+    }
+}
+
+/// Current time as RFC 3339 UTC with milliseconds, as stored and returned.
+pub fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
+}

@@ -1,0 +1,467 @@
+//! Persistence of connections and connected accounts, on SQLite or PostgreSQL.
+//!
+//! One `Store`, two backends with identical behaviour: the SQL is portable
+//! (numbered `$N` parameters, text timestamps and JSON, `BIGINT` integers) and
+//! runs through sqlx's `Any` driver, chosen by the URL (`sqlite://…` or
+//! `postgres://…`). Migrations in `src/store/migrations` run at start.
+//!
+//! Architecture invariant: the store never sees a plaintext secret. Secrets
+//! arrive sealed by the vault and leave sealed; rows carry them in fields the
+//! API layer never serializes.
+
+mod rows;
+
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+pub use rows::{AccountStatus, ConnectedAccount, Connection, IdentifierType};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A store failure. Database details are for logs, not for callers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a row with the same {0} exists already")]
+    Duplicate(&'static str),
+    #[error("unsupported database URL `{0}`: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Connections and connected accounts.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Filters of `GET /v1/connected-accounts`.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub identifier: Option<String>,
+    pub provider: Option<String>,
+    pub status: Option<AccountStatus>,
+    pub connection_id: Option<String>,
+    pub label: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub limit: u32,
+    /// The last id of the previous page.
+    pub after: Option<&'a str>,
+}
+
+/// What changes in a connection update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionPatch {
+    pub scopes: Option<Vec<String>>,
+    pub config: Option<Map<String, Value>>,
+    pub secret: Option<Option<String>>,
+}
+
+/// What changes in an account update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub label: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub config: Option<Map<String, Value>>,
+}
+
+const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
+
+impl Store {
+    /// Connects, creating an SQLite file if needed, and applies migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let url = if rest.contains("mode=") {
+                url.to_owned()
+            } else {
+                let sep = if rest.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // === connections ===
+
+    pub async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO connections (id, provider, auth_type, scopes, config, managed, secret, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&c.id)
+        .bind(&c.provider)
+        .bind(&c.auth_type)
+        .bind(json_text(&c.scopes))
+        .bind(json_text(&c.config))
+        .bind(i64::from(c.managed))
+        .bind(c.secret.clone())
+        .bind(&c.created_at)
+        .bind(&c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique(e, "id"))?;
+        Ok(())
+    }
+
+    pub async fn get_connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::connection(&r)).transpose()
+    }
+
+    pub async fn list_connections(
+        &self,
+        provider: Option<&str>,
+        page: PageRequest<'_>,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let mut q = Select::new(format!("SELECT {CONNECTION_COLUMNS} FROM connections"));
+        q.filter("provider", provider.map(str::to_owned));
+        let rows = q.page(page).fetch(&self.pool).await?;
+        rows.iter().map(rows::connection).collect()
+    }
+
+    pub async fn update_connection(
+        &self,
+        id: &str,
+        patch: &ConnectionPatch,
+        now: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        let Some(mut c) = self.get_connection(id).await? else {
+            return Ok(None);
+        };
+        if let Some(scopes) = &patch.scopes {
+            c.scopes = scopes.clone();
+        }
+        if let Some(config) = &patch.config {
+            c.config = config.clone();
+        }
+        if let Some(secret) = &patch.secret {
+            c.secret = secret.clone();
+        }
+        c.updated_at = now.to_owned();
+        sqlx::query("UPDATE connections SET scopes = $1, config = $2, secret = $3, updated_at = $4 WHERE id = $5")
+            .bind(json_text(&c.scopes))
+            .bind(json_text(&c.config))
+            .bind(c.secret.clone())
+            .bind(&c.updated_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(c))
+    }
+
+    /// Deletes a connection and all its accounts (and so their secrets).
+    /// Returns how many accounts went with it, or `None` if it did not exist.
+    pub async fn delete_connection(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let accounts = sqlx::query("DELETE FROM connected_accounts WHERE connection_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let deleted = sqlx::query("DELETE FROM connections WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((deleted > 0).then_some(accounts))
+    }
+
+    // === connected accounts ===
+
+    pub async fn insert_account(&self, a: &ConnectedAccount) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO connected_accounts (id, connection_id, provider, identifier, identifier_type, label, \
+             status, status_reason, status_changed_at, scopes, metadata, config, credentials, \
+             credentials_expires_at, last_used_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&a.id)
+        .bind(&a.connection_id)
+        .bind(&a.provider)
+        .bind(&a.identifier)
+        .bind(a.identifier_type.as_str())
+        .bind(&a.label)
+        .bind(a.status.as_str())
+        .bind(a.status_reason.clone())
+        .bind(&a.status_changed_at)
+        .bind(json_text(&a.scopes))
+        .bind(json_text(&a.metadata))
+        .bind(json_text(&a.config))
+        .bind(a.credentials.clone())
+        .bind(a.credentials_expires_at)
+        .bind(a.last_used_at.clone())
+        .bind(&a.created_at)
+        .bind(&a.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unique(e, "connection, identifier and label"))?;
+        Ok(())
+    }
+
+    pub async fn get_account(&self, id: &str) -> Result<Option<ConnectedAccount>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM connected_accounts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::account(&r)).transpose()
+    }
+
+    pub async fn list_accounts(
+        &self,
+        filter: &AccountFilter,
+        page: PageRequest<'_>,
+    ) -> Result<Vec<ConnectedAccount>, StoreError> {
+        let mut q = Select::new(format!("SELECT {ACCOUNT_COLUMNS} FROM connected_accounts"));
+        q.filter("identifier", filter.identifier.clone());
+        q.filter("provider", filter.provider.clone());
+        q.filter("status", filter.status.map(|s| s.as_str().to_owned()));
+        q.filter("connection_id", filter.connection_id.clone());
+        q.filter("label", filter.label.clone());
+        let rows = q.page(page).fetch(&self.pool).await?;
+        rows.iter().map(rows::account).collect()
+    }
+
+    pub async fn update_account(
+        &self,
+        id: &str,
+        patch: &AccountPatch,
+        now: &str,
+    ) -> Result<Option<ConnectedAccount>, StoreError> {
+        let Some(mut a) = self.get_account(id).await? else {
+            return Ok(None);
+        };
+        if let Some(label) = &patch.label {
+            a.label = label.clone();
+        }
+        if let Some(metadata) = &patch.metadata {
+            a.metadata = metadata.clone();
+        }
+        if let Some(config) = &patch.config {
+            a.config = config.clone();
+        }
+        a.updated_at = now.to_owned();
+        sqlx::query("UPDATE connected_accounts SET label = $1, metadata = $2, config = $3, updated_at = $4 WHERE id = $5")
+            .bind(&a.label)
+            .bind(json_text(&a.metadata))
+            .bind(json_text(&a.config))
+            .bind(&a.updated_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unique(e, "connection, identifier and label"))?;
+        Ok(Some(a))
+    }
+
+    /// Stores sealed credentials and moves the account to `status`.
+    pub async fn set_credentials(
+        &self,
+        id: &str,
+        sealed: &str,
+        expires_at: Option<i64>,
+        status: AccountStatus,
+        now: &str,
+    ) -> Result<Option<ConnectedAccount>, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE connected_accounts SET credentials = $1, credentials_expires_at = $2, status = $3, \
+             status_reason = NULL, status_changed_at = $4, updated_at = $4 WHERE id = $5",
+        )
+        .bind(sealed)
+        .bind(expires_at)
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.get_account(id).await
+    }
+
+    /// Records a use of the account (for idle-account upkeep).
+    pub async fn touch_account(&self, id: &str, now: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE connected_accounts SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes an account and its secrets. Returns whether it existed.
+    pub async fn delete_account(&self, id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM connected_accounts WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+const CONNECTION_COLUMNS: &str =
+    "id, provider, auth_type, scopes, config, managed, secret, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, connection_id, provider, identifier, identifier_type, label, status, \
+     status_reason, status_changed_at, scopes, metadata, config, credentials, credentials_expires_at, \
+     last_used_at, created_at, updated_at";
+
+/// A `SELECT` with optional equality filters and keyset pagination by id.
+struct Select {
+    sql: String,
+    args: Vec<String>,
+    limit: i64,
+}
+
+impl Select {
+    fn new(sql: String) -> Select {
+        Select {
+            sql,
+            args: Vec::new(),
+            limit: 50,
+        }
+    }
+
+    fn filter(&mut self, column: &'static str, value: Option<String>) {
+        if let Some(v) = value {
+            self.condition(&format!("{column} = "), v);
+        }
+    }
+
+    fn condition(&mut self, lhs: &str, value: String) {
+        let joiner = if self.args.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        };
+        self.args.push(value);
+        self.sql
+            .push_str(&format!("{joiner}{lhs}${}", self.args.len()));
+    }
+
+    fn page(mut self, page: PageRequest<'_>) -> Select {
+        if let Some(after) = page.after {
+            self.condition("id > ", after.to_owned());
+        }
+        self.limit = i64::from(page.limit);
+        self
+    }
+
+    async fn fetch(self, pool: &AnyPool) -> Result<Vec<AnyRow>, sqlx::Error> {
+        let sql = format!("{} ORDER BY id LIMIT {}", self.sql, self.limit);
+        let mut q = sqlx::query(&sql);
+        for a in self.args {
+            q = q.bind(a);
+        }
+        q.fetch_all(pool).await
+    }
+}
+
+fn unique(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            StoreError::Duplicate(what)
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Reads a column that holds JSON text.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// Reads a column that holds one of a fixed set of names.
+fn enum_column<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column}: unknown value `{text}`")))
+}

@@ -1,0 +1,192 @@
+//! Secrets at rest: AES-256-GCM with key ids, so keys can be rotated.
+//!
+//! Every sealed value names the key it was sealed with:
+//! `v1.<key id>.<base64(nonce ‖ ciphertext)>`. The key id is the first 8 hex
+//! digits of the key's SHA-256, so it identifies a key without revealing it.
+//! New values are always sealed with the current key; values sealed with a
+//! previous key stay readable as long as that key is configured.
+//!
+//! Architecture invariant: plaintext secrets exist only in memory, between
+//! `open` and the request they are injected into. Nothing here logs.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+const FORMAT: &str = "v1";
+const NONCE_LEN: usize = 12;
+
+/// The encryption keys: one current, any number of previous ones.
+pub struct Vault {
+    current: Key,
+    previous: Vec<Key>,
+}
+
+struct Key {
+    id: String,
+    cipher: Aes256Gcm,
+}
+
+/// Why a key or a sealed value could not be used. Never carries secret bytes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VaultError {
+    #[error("an encryption key must be the base64 of exactly 32 bytes")]
+    BadKey,
+    #[error("the sealed value is not in the expected format")]
+    BadFormat,
+    #[error(
+        "no configured key has id `{0}`; add the key that sealed this value to the previous keys"
+    )]
+    UnknownKey(String),
+    #[error("the sealed value does not authenticate (wrong key or tampered data)")]
+    Tampered,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("current", &self.current.id)
+            .field(
+                "previous",
+                &self.previous.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Vault {
+    /// Builds a vault from base64 keys: the current one and previous ones.
+    pub fn new(current: &str, previous: &[String]) -> Result<Vault, VaultError> {
+        Ok(Vault {
+            current: Key::from_base64(current)?,
+            previous: previous
+                .iter()
+                .map(|k| Key::from_base64(k))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// A fresh random key, base64-encoded.
+    pub fn generate_key() -> String {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        STANDARD.encode(bytes)
+    }
+
+    /// The id of the current key.
+    pub fn current_key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// Seals `plaintext` with the current key.
+    pub fn seal(&self, plaintext: &[u8]) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let ciphertext = self
+            .current
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext)
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let mut out = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        format!("{FORMAT}.{}.{}", self.current.id, STANDARD.encode(out))
+    }
+
+    /// Opens a sealed value with whichever configured key sealed it.
+    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, VaultError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some(FORMAT), Some(id), Some(data)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VaultError::BadFormat);
+        };
+        let key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id == id)
+            .ok_or_else(|| VaultError::UnknownKey(id.to_owned()))?;
+        let bytes = STANDARD.decode(data).map_err(|_| VaultError::BadFormat)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(VaultError::BadFormat);
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        key.cipher
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| VaultError::Tampered)
+    }
+
+    /// Whether `sealed` was sealed with a key other than the current one
+    /// (and so should be sealed again after a rotation).
+    pub fn is_stale(&self, sealed: &str) -> bool {
+        sealed.split('.').nth(1) != Some(self.current.id.as_str())
+    }
+}
+
+impl Key {
+    fn from_base64(text: &str) -> Result<Key, VaultError> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| VaultError::BadKey)?;
+        if bytes.len() != 32 {
+            return Err(VaultError::BadKey);
+        }
+        let digest = Sha256::digest(&bytes);
+        let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| VaultError::BadKey)?;
+        Ok(Key { id, cipher })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open() {
+        let vault = Vault::new(&Vault::generate_key(), &[]).unwrap();
+        let sealed = vault.seal(b"xoxb-secret");
+        assert!(sealed.starts_with(&format!("v1.{}.", vault.current_key_id())));
+        assert!(!sealed.contains("xoxb"));
+        assert_eq!(vault.open(&sealed).unwrap(), b"xoxb-secret");
+        assert_ne!(
+            vault.seal(b"same"),
+            vault.seal(b"same"),
+            "a fresh nonce every time"
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_old_values_readable() {
+        let old_key = Vault::generate_key();
+        let old = Vault::new(&old_key, &[]).unwrap();
+        let sealed_old = old.seal(b"old secret");
+
+        let rotated = Vault::new(&Vault::generate_key(), &[old_key]).unwrap();
+        assert_eq!(rotated.open(&sealed_old).unwrap(), b"old secret");
+        assert!(rotated.is_stale(&sealed_old));
+        let sealed_new = rotated.seal(b"new secret");
+        assert!(!rotated.is_stale(&sealed_new));
+        assert_eq!(rotated.open(&sealed_new).unwrap(), b"new secret");
+
+        let without_old = Vault::new(&Vault::generate_key(), &[]).unwrap();
+        assert!(matches!(
+            without_old.open(&sealed_old),
+            Err(VaultError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn tampering_and_bad_input_are_refused() {
+        let vault = Vault::new(&Vault::generate_key(), &[]).unwrap();
+        let sealed = vault.seal(b"secret");
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(vault.open(&tampered), Err(VaultError::Tampered));
+        assert_eq!(vault.open("nonsense"), Err(VaultError::BadFormat));
+        assert_eq!(Vault::new("c2hvcnQ=", &[]).unwrap_err(), VaultError::BadKey);
+    }
+}

@@ -1,0 +1,734 @@
+//! The gateway end to end: a real server on an ephemeral port, a real store
+//! (SQLite and PostgreSQL), and a mock provider that checks what it receives.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{API_KEY, Backend, Setup, TestGateway, specs_dir};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ACME: &str = "tests/fixtures/specs/acme.yaml";
+const SECRET_KEY: &str = "sk_live_9f8e7d6c5b4a";
+const CLIENT_SECRET: &str = "cs_very_private_4242";
+
+/// A gateway whose `acme` provider points at a fresh mock.
+async fn acme_gateway(backend: &Backend) -> (TestGateway, MockServer) {
+    let mock = MockServer::start().await;
+    let setup = Setup::new(specs_dir(&[ACME, "provider-specs/slack.yaml"]))
+        .base_url("acme", format!("{}/api/v2", mock.uri()));
+    (TestGateway::start(backend, setup).await, mock)
+}
+
+/// An active acme account; returns (connection id, account id).
+async fn acme_account(gw: &TestGateway, identifier: &str) -> (String, String) {
+    let conn = gw
+        .connection(json!({"provider": "acme", "config": {"site": "north"}}))
+        .await;
+    let account = gw
+        .account(&conn, identifier, Some(json!({"api_key": SECRET_KEY})))
+        .await;
+    (conn, account)
+}
+
+fn error_of(body: &Value) -> (&str, &str) {
+    (
+        body["error"]["code"].as_str().unwrap_or("<no code>"),
+        body["error"]["message"].as_str().unwrap_or("<no message>"),
+    )
+}
+
+async fn full_path_from_connection_to_execution(backend: Backend) {
+    let (gw, mock) = acme_gateway(&backend).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users/u%2042"))
+        .and(query_param("key", SECRET_KEY))
+        .and(query_param("verbose", "true"))
+        .and(header("accept", "application/json"))
+        .and(header("x-acme-account", "none"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "user": {"id": "u 42", "name": "Ann Lee", "emails": [{"address": "ann@example.com"}]}
+        })))
+        .expect(2)
+        .mount(&mock)
+        .await;
+
+    let (status, conn) = gw
+        .post(
+            "/v1/connections",
+            json!({"provider": "acme", "config": {"site": "north"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{conn}");
+    assert!(conn["id"].as_str().unwrap().starts_with("conn_"));
+    assert_eq!(conn["auth_type"], "api_key");
+    assert_eq!(conn["config"], json!({"site": "north"}));
+
+    let (status, account) = gw
+        .post(
+            "/v1/connected-accounts",
+            json!({"connection_id": conn["id"], "identifier": "user-1", "metadata": {"team": "ops"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    let id = account["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("ca_"));
+    assert_eq!(account["status"], "pending");
+    assert_eq!(account["label"], "default");
+    assert_eq!(account["identifier_type"], "user_id");
+    assert_eq!(account["provider"], "acme");
+
+    let (status, account) = gw
+        .post(
+            &format!("/v1/connected-accounts/{id}/credentials"),
+            json!({"api_key": SECRET_KEY}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["has_credentials"], true);
+    assert!(!account.to_string().contains(SECRET_KEY));
+
+    let (status, result) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": id, "tool": "get_user", "parameters": {"id": "u 42", "verbose": true}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(
+        result["data"],
+        json!({"id": "u 42", "name": "Ann Lee", "emails": ["ann@example.com"]})
+    );
+    let meta = &result["meta"];
+    assert_eq!(meta["provider"], "acme");
+    assert_eq!(meta["tool"], "get_user");
+    assert_eq!(meta["connected_account_id"], id.as_str());
+    assert_eq!(meta["upstream_status"], 200);
+    assert_eq!(meta["attempts"], 1);
+    assert!(meta["request_id"].as_str().unwrap().starts_with("req_"));
+    assert!(meta["duration_ms"].is_u64());
+
+    // By identifier + provider, and with the provider-qualified tool name.
+    let (status, result) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"identifier": "user-1", "provider": "acme", "tool": "acme.get_user",
+                   "parameters": {"id": "u 42", "verbose": true}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    mock.verify().await;
+    gw.stop().await;
+}
+
+async fn management_api_lists_filters_and_updates(backend: Backend) {
+    let (gw, _mock) = acme_gateway(&backend).await;
+    let acme = gw
+        .connection(json!({"provider": "acme", "config": {"site": "north"}}))
+        .await;
+    let slack = gw
+        .connection(json!({"provider": "slack", "credentials": {"client_id": "123.456", "client_secret": CLIENT_SECRET}, "scopes": ["users:read"]}))
+        .await;
+    let mut ids = Vec::new();
+    for user in ["u1", "u2", "u3"] {
+        ids.push(gw.account(&acme, user, None).await);
+    }
+    let work = gw.account(&slack, "u1", None).await;
+
+    let (_, page) = gw.get("/v1/connections?provider=slack").await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page["data"][0]["id"], slack.as_str());
+    assert_eq!(page["data"][0]["has_credentials"], true);
+    assert_eq!(page["data"][0]["scopes"], json!(["users:read"]));
+    assert!(!page.to_string().contains(CLIENT_SECRET));
+
+    // Pages of two, in creation order.
+    let (_, first) = gw.get("/v1/connected-accounts?provider=acme&limit=2").await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = gw
+        .get(&format!(
+            "/v1/connected-accounts?provider=acme&limit=2&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let listed: Vec<&str> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["data"].as_array().unwrap())
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let (_, by_user) = gw.get("/v1/connected-accounts?identifier=u1").await;
+    assert_eq!(by_user["data"].as_array().unwrap().len(), 2);
+    let (_, pending) = gw
+        .get("/v1/connected-accounts?identifier=u1&provider=slack&status=pending")
+        .await;
+    assert_eq!(pending["data"][0]["id"], work.as_str());
+
+    // One user, two accounts of one provider, told apart by label.
+    let (status, relabeled) = gw
+        .patch(
+            &format!("/v1/connected-accounts/{work}"),
+            json!({"label": "work", "metadata": {"x": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{relabeled}");
+    assert_eq!(relabeled["label"], "work");
+    assert_eq!(relabeled["metadata"], json!({"x": 1}));
+    let personal = gw.account(&slack, "u1", None).await;
+    let (_, got) = gw.get(&format!("/v1/connected-accounts/{personal}")).await;
+    assert_eq!(got["label"], "default");
+
+    let (status, updated) = gw
+        .patch(
+            &format!("/v1/connections/{acme}"),
+            json!({"scopes": ["read"], "config": {"site": "south"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["config"], json!({"site": "south"}));
+
+    let (status, deleted) = gw.delete(&format!("/v1/connections/{acme}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(deleted["connected_accounts_deleted"], 3);
+    let (status, _) = gw.get(&format!("/v1/connected-accounts/{}", ids[0])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = gw
+        .delete(&format!("/v1/connected-accounts/{personal}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = gw
+        .delete(&format!("/v1/connected-accounts/{personal}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    gw.stop().await;
+}
+
+async fn every_error_code_in_one_envelope(backend: Backend) {
+    let (gw, mock) = acme_gateway(&backend).await;
+    let (conn, account) = acme_account(&gw, "user-1").await;
+    let execute = |parameters: Value| json!({"connected_account_id": account, "tool": "get_user", "parameters": parameters});
+
+    // invalid_request: malformed JSON, wrong content type, unknown and missing fields.
+    let raw = |body: &'static str, content_type: &'static str| {
+        gw.client
+            .post(gw.url("/v1/connections"))
+            .bearer_auth(API_KEY)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let response = raw("{\"provider\": ", "application/json").await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_of(&body).0, "invalid_request");
+    assert!(
+        error_of(&body).1.starts_with("the body is not valid JSON"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    let response = raw("{}", "text/plain").await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "the body must be JSON, sent with Content-Type: application/json"
+        )
+    );
+    let (status, body) = gw
+        .post("/v1/connections", json!({"provider": "acme", "confg": {}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error_of(&body).1.contains("unknown field `confg`"),
+        "{body}"
+    );
+    let (_, body) = gw
+        .post("/v1/connections", json!({"provider": "acme"}))
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "provider `acme` needs config `site` (The customer's site name)"
+        )
+    );
+    let (_, body) = gw
+        .post(
+            "/v1/connections",
+            json!({"provider": "acme", "config": {"siet": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "`siet` is not a config setting of provider `acme` (settings: site) (did you mean `site`?)"
+        )
+    );
+    let (_, body) = gw
+        .post(
+            "/v1/connections",
+            json!({"provider": "acme", "config": {"site": "No Spaces!"}}),
+        )
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "config `site` value `No Spaces!` does not match `[a-z0-9-]+`"
+        )
+    );
+    let (_, body) = gw
+        .post("/v1/connections", json!({"provider": "slack"}))
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "an OAuth 2.0 connection needs credentials.client_id (or `managed: true`)"
+        )
+    );
+    let big = "x".repeat(2 * 1024 * 1024);
+    let (status, body) = gw.post("/v1/tools/execute", json!({"tool": big})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_of(&body),
+        ("invalid_request", "the body is too large")
+    );
+    let (_, body) = gw
+        .post("/v1/tools/execute", json!({"tool": "get_user"}))
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "give connected_account_id, or identifier and provider"
+        )
+    );
+    let (_, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "slack.send_message"}),
+        )
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "invalid_request",
+            "tool `slack.send_message` belongs to `slack`, but the account is a `acme` account"
+        )
+    );
+    let (_, body) = gw.get("/v1/connected-accounts?limit=0").await;
+    assert_eq!(
+        error_of(&body),
+        ("invalid_request", "limit must be between 1 and 200")
+    );
+    let (_, body) = gw.get("/v1/connected-accounts?status=happy").await;
+    assert_eq!(error_of(&body).0, "invalid_request");
+
+    // unauthenticated
+    let response = gw
+        .client
+        .get(gw.url("/v1/connections"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_of(&body).0, "unauthenticated");
+    let response = gw
+        .client
+        .get(gw.url("/v1/connections"))
+        .bearer_auth("sb_wrong")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        error_of(&body),
+        ("unauthenticated", "the API key is not valid")
+    );
+
+    // not_found
+    let (status, body) = gw.get("/v1/connected-accounts/ca_nope").await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (
+            StatusCode::NOT_FOUND,
+            ("not_found", "no connected account `ca_nope`")
+        )
+    );
+    let (_, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "get_usr"}),
+        )
+        .await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "not_found",
+            "provider `acme` has no tool `get_usr` (did you mean `get_user`?)"
+        )
+    );
+    let (_, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"identifier": "nobody", "provider": "acme", "tool": "get_user"}),
+        )
+        .await;
+    assert_eq!(
+        error_of(&body),
+        ("not_found", "`nobody` has no `acme` account")
+    );
+    let (_, body) = gw.get("/v1/nowhere").await;
+    assert_eq!(error_of(&body), ("not_found", "no such route"));
+    let (_, body) = gw.get("/v1/tools?provider=slak").await;
+    assert_eq!(
+        error_of(&body),
+        (
+            "not_found",
+            "provider `slak` is not loaded (did you mean `slack`?)"
+        )
+    );
+
+    // conflict: the same (connection, identifier, label), and an ambiguous identifier.
+    let (status, body) = gw
+        .post(
+            "/v1/connected-accounts",
+            json!({"connection_id": conn, "identifier": "user-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_of(&body).0, "conflict");
+    assert_eq!(body["error"]["details"]["existing_id"], account.as_str());
+    let (_, second) = gw
+        .post(
+            "/v1/connected-accounts",
+            json!({"connection_id": conn, "identifier": "user-1", "label": "second"}),
+        )
+        .await;
+    let (status, body) = gw
+        .post("/v1/tools/execute", json!({"identifier": "user-1", "provider": "acme", "tool": "get_user", "parameters": {"id": "1"}}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        error_of(&body),
+        (
+            "conflict",
+            "`user-1` has 2 `acme` accounts; pass connected_account_id or label"
+        )
+    );
+    let candidates: Vec<&str> = body["error"]["details"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(candidates, ["default", "second"]);
+
+    // reauthorization_required: an account without credentials yet.
+    let (status, body) = gw
+        .post("/v1/tools/execute", json!({"connected_account_id": second["id"], "tool": "get_user", "parameters": {"id": "1"}}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_of(&body).0, "reauthorization_required");
+    assert_eq!(body["error"]["details"]["status"], "pending");
+
+    // invalid_parameters: every failing field listed.
+    let (status, body) = gw
+        .post("/v1/tools/execute", execute(json!({"verbose": "yes"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_of(&body).0, "invalid_parameters");
+    let fields: Vec<&str> = body["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["/id", "/verbose"]);
+
+    // Provider answers: rate_limited, provider_error, forbidden, reauthorization_required.
+    let answer = |id: &str, response: ResponseTemplate| {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v2/users/{id}")))
+            .respond_with(response)
+    };
+    answer(
+        "limited",
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "17")
+            .set_body_json(json!({})),
+    )
+    .mount(&mock)
+    .await;
+    answer(
+        "broken",
+        ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "database is down"}})),
+    )
+    .mount(&mock)
+    .await;
+    answer(
+        "private",
+        ResponseTemplate::new(403).set_body_json(json!({"error": {"message": "not yours"}})),
+    )
+    .mount(&mock)
+    .await;
+    answer(
+        "expired",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"status": "error", "error": {"code": "AUTH_EXPIRED", "message": "key expired"}}),
+        ),
+    )
+    .mount(&mock)
+    .await;
+    answer(
+        "html",
+        ResponseTemplate::new(502).set_body_raw("<html>bad gateway</html>", "text/html"),
+    )
+    .mount(&mock)
+    .await;
+
+    let response = gw
+        .client
+        .post(gw.url("/v1/tools/execute"))
+        .bearer_auth(API_KEY)
+        .json(&execute(json!({"id": "limited"})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "17");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_of(&body).0, "rate_limited");
+    assert_eq!(body["error"]["retry_after_s"], 17);
+    assert_eq!(body["error"]["upstream_status"], 429);
+    assert_eq!(body["error"]["provider"], "acme");
+
+    let cases = [
+        (
+            "broken",
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            "database is down",
+        ),
+        ("private", StatusCode::FORBIDDEN, "forbidden", "not yours"),
+        (
+            "expired",
+            StatusCode::CONFLICT,
+            "reauthorization_required",
+            "key expired",
+        ),
+        (
+            "html",
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            "the provider answered HTTP 502",
+        ),
+    ];
+    for (id, http, code, message) in cases {
+        let (status, body) = gw
+            .post("/v1/tools/execute", execute(json!({ "id": id })))
+            .await;
+        assert_eq!((status, error_of(&body)), (http, (code, message)), "{id}");
+    }
+
+    gw.stop().await;
+}
+
+async fn timeouts_and_unreachable_providers(backend: Backend) {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&mock)
+        .await;
+    // A port that refuses connections: bind, note it, close it.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let setup = Setup::new(specs_dir(&[ACME]))
+        .base_url("acme", format!("{}/api/v2", mock.uri()))
+        .configure(|c| c.upstream.timeout_ms = 300);
+    let gw = TestGateway::start(&backend, setup).await;
+    let (_, account) = acme_account(&gw, "user-1").await;
+    let started = std::time::Instant::now();
+    let (status, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(
+        error_of(&body),
+        (
+            "upstream_timeout",
+            "the provider did not answer within 300 ms"
+        )
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the deadline cut the call short"
+    );
+    gw.stop().await;
+
+    let setup = Setup::new(specs_dir(&[ACME]))
+        .base_url("acme", format!("http://127.0.0.1:{closed}/api/v2"));
+    let gw = TestGateway::start(&backend, setup).await;
+    let (_, account) = acme_account(&gw, "user-1").await;
+    let (status, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        error_of(&body),
+        ("upstream_unavailable", "could not connect to 127.0.0.1")
+    );
+    gw.stop().await;
+}
+
+async fn secrets_are_encrypted_at_rest_and_never_returned(backend: Backend) {
+    let (gw, _mock) = acme_gateway(&backend).await;
+    let slack = gw
+        .connection(json!({"provider": "slack", "credentials": {"client_id": "123.456", "client_secret": CLIENT_SECRET}}))
+        .await;
+    let (_, account) = acme_account(&gw, "user-1").await;
+    let stored = format!(
+        "{}{}",
+        gw.table_text("connections").await,
+        gw.table_text("connected_accounts").await
+    );
+    assert!(
+        !stored.contains(SECRET_KEY),
+        "the API key is stored in plain text"
+    );
+    assert!(
+        !stored.contains(CLIENT_SECRET),
+        "the client secret is stored in plain text"
+    );
+    assert!(
+        stored.contains("v1."),
+        "sealed values carry their format and key id"
+    );
+
+    for path in [
+        format!("/v1/connections/{slack}"),
+        "/v1/connections".to_owned(),
+        format!("/v1/connected-accounts/{account}"),
+        "/v1/connected-accounts".to_owned(),
+    ] {
+        let (_, body) = gw.get(&path).await;
+        let text = body.to_string();
+        assert!(
+            !text.contains(SECRET_KEY) && !text.contains(CLIENT_SECRET),
+            "{path}: {text}"
+        );
+        assert!(!text.contains("v1."), "{path} shows a sealed value");
+    }
+
+    // A tampered sealed value is an internal error that leaks nothing.
+    gw.sql(&format!(
+        "UPDATE connected_accounts SET credentials = 'v1.00000000.AAAA' WHERE id = '{account}'"
+    ))
+    .await;
+    let (status, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        error_of(&body),
+        ("internal", "the account's credentials cannot be read")
+    );
+    gw.stop().await;
+}
+
+async fn data_survives_a_restart(backend: Backend) {
+    let (gw, mock) = acme_gateway(&backend).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users/7"))
+        .and(query_param("key", SECRET_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": "7"}})))
+        .mount(&mock)
+        .await;
+    let (conn, account) = acme_account(&gw, "user-1").await;
+    let gw = gw.restart().await;
+    let (status, got) = gw.get(&format!("/v1/connections/{conn}")).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    let (_, got) = gw.get(&format!("/v1/connected-accounts/{account}")).await;
+    assert_eq!(got["status"], "active");
+    let (status, result) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "7"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["data"]["id"], "7");
+    gw.stop().await;
+}
+
+async fn requests_carry_bodies_exactly_as_the_provider_documents(backend: Backend) {
+    let (gw, mock) = acme_gateway(&backend).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/notes"))
+        .and(header("content-type", "application/vnd.acme.note+json"))
+        .and(header("x-trace", "t-1"))
+        .and(body_json(
+            json!({"note": {"title": "Ship it", "summary": "Note: Ship it", "priority": 2,
+                                       "tags": ["a"], "source": "switchboard", "pinned": false}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "n_1"})))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let (_, account) = acme_account(&gw, "user-1").await;
+    let (status, result) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "create_note",
+                   "parameters": {"title": "Ship it", "priority": 2, "tags": ["a"], "trace_id": "t-1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["data"], json!({"note_id": "n_1"}));
+    assert_eq!(result["meta"]["upstream_status"], 201);
+    mock.verify().await;
+    gw.stop().await;
+}
+
+both_backends!(
+    full_path_from_connection_to_execution,
+    management_api_lists_filters_and_updates,
+    every_error_code_in_one_envelope,
+    timeouts_and_unreachable_providers,
+    secrets_are_encrypted_at_rest_and_never_returned,
+    data_survives_a_restart,
+    requests_carry_bodies_exactly_as_the_provider_documents,
+);

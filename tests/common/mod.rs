@@ -89,11 +89,14 @@ pub fn specs_dir(files: &[&str]) -> PathBuf {
     dir
 }
 
+/// A change to the test config before the gateway starts.
+pub type Configure = Box<dyn Fn(&mut Config) + Send + Sync>;
+
 /// What a test gateway is made of; `start` fills in the rest.
 pub struct Setup {
     pub specs_dir: PathBuf,
     pub overrides: Vec<(&'static str, String)>,
-    pub configure: Option<Box<dyn Fn(&mut Config) + Send + Sync>>,
+    pub configure: Option<Configure>,
 }
 
 impl Setup {

@@ -206,6 +206,14 @@ impl Config {
         if let Some(v) = var("SWITCHBOARD_ENCRYPTION_KEY") {
             self.encryption_key = Some(v);
         }
+        if let Some(v) = var("SWITCHBOARD_PREVIOUS_ENCRYPTION_KEYS") {
+            self.previous_encryption_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Some(v) = var("SWITCHBOARD_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }

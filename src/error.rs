@@ -126,7 +126,15 @@ impl Error {
     pub fn invalid_parameters(fields: Vec<FieldError>) -> Error {
         let message = match fields.as_slice() {
             [one] if one.field.is_empty() => format!("parameters: {}", one.message),
-            [one] => format!("parameter `{}`: {}", one.field, one.message),
+            [one] => {
+                let name = one.field.trim_start_matches('/');
+                let sep = if one.message.starts_with("is ") {
+                    " "
+                } else {
+                    ": "
+                };
+                format!("parameter `{name}`{sep}{}", one.message)
+            }
             many => format!("{} parameters are invalid", many.len()),
         };
         let fields = serde_json::to_value(&fields).unwrap_or_default();

@@ -47,6 +47,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("upstream client: {0}")]
     Upstream(#[from] UpstreamSetupError),
+    #[error("specs directory {0} does not exist (set specs_dir or SWITCHBOARD_SPECS_DIR)")]
+    NoSpecs(PathBuf),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -58,6 +60,9 @@ pub enum StartError {
 impl Gateway {
     /// Prepares a gateway from `config` (see module docs).
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        if !config.specs_dir.is_dir() {
+            return Err(StartError::NoSpecs(config.specs_dir.clone()));
+        }
         let secrets = prepare_secrets(&config)?;
         let vault = Vault::new(&secrets.encryption_key, &config.previous_encryption_keys)?;
         let database_url = config.database_url.clone();
@@ -70,6 +75,9 @@ impl Gateway {
             })?;
         }
         let store = Store::connect(&database_url).await?;
+        if let Some(path) = sqlite_path(&database_url) {
+            restrict_to_owner(&path);
+        }
         let metrics = Metrics::new();
         let specs = Arc::new(Specs::load(
             &config.specs_dir,
@@ -122,6 +130,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let listen = config.listen.clone();
     let data_dir = config.data_dir.clone();
     let gateway = Gateway::start(config).await?;
+    let shutdown = shutdown_signal();
     let listener = TcpListener::bind(&listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -153,34 +162,53 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         "switchboard listening"
     );
     gateway
-        .serve(listener, shutdown_signal())
+        .serve(listener, shutdown)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     tracing::info!("switchboard stopped");
     Ok(())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are
+/// installed now, before the gateway says it is listening, so a signal that
+/// arrives at once is never lost.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match terminate.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = term => {},
+                () = int => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 fn init_logging(format: LogFormat) {
@@ -263,6 +291,18 @@ fn generate_api_key() -> String {
         .map(char::from)
         .collect();
     format!("sb_{random}")
+}
+
+/// Makes a file readable by its owner only (best effort: the database of a
+/// gateway may live where the operator decides).
+fn restrict_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %path.display(), error = %e, "could not restrict the database file to its owner");
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

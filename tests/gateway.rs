@@ -398,6 +398,14 @@ async fn every_error_code_in_one_envelope(backend: Backend) {
     );
     let (_, body) = gw.get("/v1/nowhere").await;
     assert_eq!(error_of(&body), ("not_found", "no such route"));
+    let (status, body) = gw
+        .call(reqwest::Method::PUT, "/v1/tools/execute", None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        error_of(&body),
+        ("invalid_request", "PUT is not allowed on /v1/tools/execute")
+    );
     let (_, body) = gw.get("/v1/tools?provider=slak").await;
     assert_eq!(
         error_of(&body),
@@ -423,9 +431,33 @@ async fn every_error_code_in_one_envelope(backend: Backend) {
             json!({"connection_id": conn, "identifier": "user-1", "label": "second"}),
         )
         .await;
-    let (status, body) = gw
-        .post("/v1/tools/execute", json!({"identifier": "user-1", "provider": "acme", "tool": "get_user", "parameters": {"id": "1"}}))
+    // One active and one pending account: the active one is meant.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": "1"}})))
+        .mount(&mock)
         .await;
+    let by_identifier = json!({"identifier": "user-1", "provider": "acme", "tool": "get_user", "parameters": {"id": "1"}});
+    let (status, body) = gw.post("/v1/tools/execute", by_identifier.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["meta"]["connected_account_id"], account.as_str());
+
+    // reauthorization_required: an account without credentials yet.
+    let (status, body) = gw
+        .post("/v1/tools/execute", json!({"connected_account_id": second["id"], "tool": "get_user", "parameters": {"id": "1"}}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_of(&body).0, "reauthorization_required");
+    assert_eq!(body["error"]["details"]["status"], "pending");
+
+    // Two active accounts: the identifier is ambiguous.
+    let second_id = second["id"].as_str().unwrap();
+    gw.post(
+        &format!("/v1/connected-accounts/{second_id}/credentials"),
+        json!({"api_key": SECRET_KEY}),
+    )
+    .await;
+    let (status, body) = gw.post("/v1/tools/execute", by_identifier).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         error_of(&body),
@@ -441,14 +473,6 @@ async fn every_error_code_in_one_envelope(backend: Backend) {
         .map(|c| c["label"].as_str().unwrap())
         .collect();
     assert_eq!(candidates, ["default", "second"]);
-
-    // reauthorization_required: an account without credentials yet.
-    let (status, body) = gw
-        .post("/v1/tools/execute", json!({"connected_account_id": second["id"], "tool": "get_user", "parameters": {"id": "1"}}))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_of(&body).0, "reauthorization_required");
-    assert_eq!(body["error"]["details"]["status"], "pending");
 
     // invalid_parameters: every failing field listed.
     let (status, body) = gw
@@ -731,4 +755,67 @@ both_backends!(
     secrets_are_encrypted_at_rest_and_never_returned,
     data_survives_a_restart,
     requests_carry_bodies_exactly_as_the_provider_documents,
+    encryption_keys_can_be_rotated,
 );
+
+/// Rotation: values sealed with the old key stay readable once a new key is
+/// current (with the old one listed as previous); new values use the new key.
+async fn encryption_keys_can_be_rotated(backend: Backend) {
+    use switchboard::vault::Vault;
+    let (old_key, new_key) = (Vault::generate_key(), Vault::generate_key());
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("key", SECRET_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": "7"}})))
+        .mount(&mock)
+        .await;
+    let rotated = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = rotated.clone();
+    let (old, new) = (old_key.clone(), new_key.clone());
+    let setup = Setup::new(specs_dir(&[ACME]))
+        .base_url("acme", format!("{}/api/v2", mock.uri()))
+        .configure(move |c| {
+            if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                c.encryption_key = Some(new.clone());
+                c.previous_encryption_keys = vec![old.clone()];
+            } else {
+                c.encryption_key = Some(old.clone());
+            }
+        });
+    let gw = TestGateway::start(&backend, setup).await;
+    let old_id = Vault::new(&old_key, &[])
+        .unwrap()
+        .current_key_id()
+        .to_owned();
+    let new_id = Vault::new(&new_key, &[])
+        .unwrap()
+        .current_key_id()
+        .to_owned();
+    let (conn, before) = acme_account(&gw, "user-1").await;
+    assert!(
+        gw.table_text("connected_accounts")
+            .await
+            .contains(&format!("v1.{old_id}."))
+    );
+
+    rotated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let gw = gw.restart().await;
+    let execute = |id: &str| json!({"connected_account_id": id, "tool": "get_user", "parameters": {"id": "7"}});
+    let (status, body) = gw.post("/v1/tools/execute", execute(&before)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an old value is still readable: {body}"
+    );
+    let after = gw
+        .account(&conn, "user-2", Some(json!({"api_key": SECRET_KEY})))
+        .await;
+    let stored = gw.table_text("connected_accounts").await;
+    assert!(
+        stored.contains(&format!("v1.{new_id}.")),
+        "new values use the new key"
+    );
+    let (status, _) = gw.post("/v1/tools/execute", execute(&after)).await;
+    assert_eq!(status, StatusCode::OK);
+    gw.stop().await;
+}

@@ -165,6 +165,15 @@ async fn hot_reload_under_traffic(backend: Backend) {
         metrics.contains("switchboard_spec_reloads_total{outcome=\"partial\"}"),
         "{metrics}"
     );
+
+    // Reading the files during a reload is not a change: reloads stop.
+    let settled = gw.state.specs.status().generation;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        gw.state.specs.status().generation,
+        settled,
+        "reloads keep firing without changes"
+    );
     Arc::try_unwrap(gw)
         .ok()
         .expect("clients are done")
@@ -387,6 +396,23 @@ impl TlsProvider {
             last_request,
         }
     }
+}
+
+#[tokio::test]
+async fn a_missing_specs_directory_stops_the_start() {
+    let config = switchboard::config::Config {
+        specs_dir: "/nonexistent/specs".into(),
+        data_dir: scratch_dir("nospecs"),
+        ..Default::default()
+    };
+    let err = switchboard::server::Gateway::start(config)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        "specs directory /nonexistent/specs does not exist (set specs_dir or SWITCHBOARD_SPECS_DIR)"
+    );
 }
 
 /// `switchboard serve` on a fresh directory: keys generated with mode 0600,

@@ -227,6 +227,12 @@ pub async fn set_credentials(
         .provider(&account.provider)
         .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
     let kind = provider.auth.kind;
+    if kind == AuthType::None {
+        return Err(invalid(format!(
+            "provider `{}` needs no credentials; its accounts are active as soon as they are created",
+            provider.key
+        )));
+    }
     if !matches!(kind, AuthType::ApiKey | AuthType::Bearer | AuthType::Basic) {
         return Err(invalid(format!(
             "provider `{}` uses `{}`; its accounts are connected through authorization, not by setting credentials",

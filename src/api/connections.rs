@@ -216,6 +216,21 @@ fn check_credentials(
     managed: bool,
     credentials: &Map<String, Value>,
 ) -> ApiResult<()> {
+    if !kind.is_oauth() && !credentials.is_empty() {
+        return Err(invalid(format!(
+            "`{}` providers take credentials per connected account (POST /v1/connected-accounts/{{id}}/credentials), not per connection",
+            kind.as_str()
+        )));
+    }
+    if let Some(extra) = credentials
+        .keys()
+        .find(|k| *k != "client_id" && *k != "client_secret")
+    {
+        return Err(invalid(format!(
+            "`{extra}` is not a connection credential (client_id, client_secret){}",
+            suggestion(extra, ["client_id", "client_secret"])
+        )));
+    }
     if !credentials
         .values()
         .all(|v| v.as_str().is_some_and(|s| !s.is_empty()))

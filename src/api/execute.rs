@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, Json, invalid, not_found, request_id};
-use super::{SharedState, now};
+use super::{SharedState, now as now_text};
 use crate::catalog::LLM_SEPARATOR;
 use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
@@ -72,13 +72,7 @@ pub async fn execute(
         .observe(started.elapsed().as_secs_f64());
 
     let execution = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
-    let store = state.store.clone();
-    let account_id = account.id.clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.touch_account(&account_id, &now()).await {
-            tracing::warn!(error = %e, "could not record the account's last use");
-        }
-    });
+    record_use(&state, &account);
     let mut meta = json!({
         "request_id": request_id(),
         "provider": provider.key,
@@ -92,6 +86,33 @@ pub async fn execute(
         meta["pages"] = json!(execution.pages);
     }
     Ok(axum::Json(json!({"data": execution.output, "meta": meta})))
+}
+
+/// How stale an account's last-use time may get before a call writes it
+/// again: idle-account upkeep works in hours, and a write per call would
+/// make every call a database write.
+const LAST_USE_RESOLUTION: Duration = Duration::from_secs(60);
+
+/// Records that the account was used, at most once per [`LAST_USE_RESOLUTION`].
+fn record_use(state: &SharedState, account: &ConnectedAccount) {
+    let now = time::OffsetDateTime::now_utc();
+    let recent = account
+        .last_used_at
+        .as_deref()
+        .and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .is_some_and(|t| now - t < LAST_USE_RESOLUTION);
+    if recent {
+        return;
+    }
+    let store = state.store.clone();
+    let account_id = account.id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.touch_account(&account_id, &now_text()).await {
+            tracing::warn!(error = %e, "could not record the account's last use");
+        }
+    });
 }
 
 /// Runs the call once the account and tool are known.
@@ -230,6 +251,14 @@ async fn resolve_account(
                 after: None,
             };
             let mut found = state.store.list_accounts(&filter, page).await?;
+            // Accounts that were never connected (or were revoked) do not make
+            // the choice ambiguous when exactly one account is active.
+            let active: Vec<usize> = (0..found.len())
+                .filter(|i| found[*i].status == AccountStatus::Active)
+                .collect();
+            if let [only] = active.as_slice() {
+                return Ok(found.swap_remove(*only));
+            }
             match found.len() {
                 0 => Err(not_found(format!(
                     "`{identifier}` has no `{provider}` account{}",

@@ -11,7 +11,7 @@ pub async fn healthz() -> axum::Json<Value> {
     axum::Json(json!({"status": "ok"}))
 }
 
-/// Ready when the store answers and specs are loaded; spec problems are shown
+/// Ready when the store answers and the specs directory was read; spec problems are shown
 /// (the last good versions of those files stay in force) but do not make the
 /// gateway unready.
 pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
@@ -19,7 +19,8 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, axum::Json
     let registry = state.specs.current();
     let status = state.specs.status();
     let problems: Vec<String> = status.problems.iter().map(ToString::to_string).collect();
-    let ready = store_ok && status.generation > 0;
+    let specs_ok = status.generation > 0 && status.readable;
+    let ready = store_ok && specs_ok;
     let code = if ready {
         StatusCode::OK
     } else {
@@ -30,6 +31,7 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, axum::Json
         axum::Json(json!({
             "status": if ready { "ready" } else { "not_ready" },
             "store": if store_ok { "ok" } else { "unreachable" },
+            "specs": if specs_ok { "loaded" } else { "unreadable" },
             "providers": registry.providers().count(),
             "tools": registry.tool_count(),
             "spec_problems": problems,

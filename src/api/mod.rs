@@ -118,6 +118,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
@@ -127,8 +128,21 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-async fn unknown_route() -> ApiError {
+async fn unknown_route(State(state): State<SharedState>, req: Request) -> ApiError {
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[req.method().as_str(), "unmatched", "404"])
+        .inc();
     ApiError(Error::new(ErrorCode::NotFound, "no such route"))
+}
+
+/// A known path with another method: the envelope, with HTTP 405.
+async fn wrong_method(req: Request) -> Response {
+    let message = format!("{} is not allowed on {}", req.method(), req.uri().path());
+    let mut response = ApiError(Error::new(ErrorCode::InvalidRequest, message)).into_response();
+    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    response
 }
 
 /// Request id, in-flight gauge and the request's log span.
@@ -162,7 +176,7 @@ async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Re
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_default();
     let response = next.run(req).await;
     state
         .metrics
@@ -198,13 +212,18 @@ async fn require_api_key(State(state): State<SharedState>, req: Request, next: N
     }
 }
 
-/// Current time as RFC 3339 UTC with milliseconds, as stored and returned.
+/// Current time as RFC 3339 UTC with exactly three fraction digits
+/// (`2026-11-25T16:50:51.250Z`), so stored times also sort as text.
 pub fn now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now
-        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-        .unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339)
+    static FORMAT: std::sync::LazyLock<Vec<time::format_description::BorrowedFormatItem<'static>>> =
+        std::sync::LazyLock::new(|| {
+            time::format_description::parse(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
+            )
+            .expect("a valid format description")
+        });
+    time::OffsetDateTime::now_utc()
+        .format(&*FORMAT)
         .unwrap_or_default()
 }
 

@@ -27,6 +27,8 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 pub struct Specs {
     dir: PathBuf,
     overrides: Overrides,
+    /// Names, sizes and modification times of the files last loaded.
+    fingerprint: std::sync::Mutex<Option<Fingerprint>>,
     registry: ArcSwap<Registry>,
     status: ArcSwap<SpecStatus>,
     generation: AtomicU64,
@@ -38,6 +40,8 @@ pub struct Specs {
 pub struct SpecStatus {
     /// Problems of the files as they are on disk now.
     pub problems: Vec<Diagnostic>,
+    /// Whether the directory could be read at the last load.
+    pub readable: bool,
     /// Counts loads: 1 after the first, +1 per reload.
     pub generation: u64,
 }
@@ -77,6 +81,7 @@ impl Specs {
         let specs = Specs {
             dir: dir.to_path_buf(),
             overrides,
+            fingerprint: std::sync::Mutex::new(None),
             registry: ArcSwap::from_pointee(Registry::default()),
             status: ArcSwap::from_pointee(SpecStatus::default()),
             generation: AtomicU64::new(0),
@@ -99,8 +104,23 @@ impl Specs {
         &self.dir
     }
 
+    /// Reloads if a spec file was added, removed or changed since the last
+    /// load. File events also come from merely reading files (as a reload
+    /// does), so events alone are not proof of a change.
+    pub fn reload_if_changed(&self) -> Option<ReloadOutcome> {
+        let now = fingerprint(&self.dir);
+        let mut last = self.fingerprint.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_ref() == Some(&now) {
+            return None;
+        }
+        *last = Some(now);
+        drop(last);
+        Some(self.reload())
+    }
+
     /// Reads the directory again and swaps in the result (see module docs).
     pub fn reload(&self) -> ReloadOutcome {
+        *self.fingerprint.lock().unwrap_or_else(|e| e.into_inner()) = Some(fingerprint(&self.dir));
         let report = Registry::load_dir(&self.dir, &self.overrides);
         let unreadable = report.files.is_empty() && !report.diagnostics.is_empty();
         let outcome = if unreadable {
@@ -144,6 +164,7 @@ impl Specs {
             .inc();
         self.status.store(Arc::new(SpecStatus {
             problems: report.diagnostics,
+            readable: outcome != ReloadOutcome::Failure,
             generation,
         }));
         outcome
@@ -156,7 +177,9 @@ impl Specs {
         let mut debouncer =
             new_debouncer(DEBOUNCE, move |events: DebounceEventResult| match events {
                 Ok(events) if !events.is_empty() => {
-                    let outcome = specs.reload();
+                    let Some(outcome) = specs.reload_if_changed() else {
+                        return;
+                    };
                     let current = specs.current();
                     tracing::info!(
                         outcome = outcome.as_str(),
@@ -175,6 +198,24 @@ impl Specs {
             _debouncer: debouncer,
         })
     }
+}
+
+/// What identifies the state of a specs directory without reading the files.
+type Fingerprint = Vec<(PathBuf, u64, Option<std::time::SystemTime>)>;
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let Ok(files) = super::spec_files(dir) else {
+        return Vec::new();
+    };
+    files
+        .into_iter()
+        .map(|f| {
+            let meta = std::fs::metadata(&f).ok();
+            let len = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
+            (f, len, modified)
+        })
+        .collect()
 }
 
 /// Keeps the specs directory watched while alive.

@@ -118,6 +118,9 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                         conn.execute("PRAGMA journal_mode = WAL").await?;
+                        // With WAL, NORMAL never corrupts the database; a power
+                        // cut may lose the last commits, not a process crash.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
                     Ok(())
                 })

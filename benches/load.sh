@@ -5,6 +5,7 @@
 # front of it, both on loopback, then runs wrk against the provider directly
 # (GET /v1/notes/1) and through the gateway (POST /v1/tools/execute with
 # notes.get_note), in one run, and prints both. Needs wrk (apt-get install wrk).
+# DATABASE_URL=postgres://… runs the gateway on PostgreSQL (an empty database).
 # Bounded: each wrk run lasts DURATION seconds (default 10) on loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ cat > "$WORK/switchboard.yaml" <<YAML
 listen: 127.0.0.1:$GW_PORT
 specs_dir: $WORK/specs
 data_dir: $WORK/data
-database_url: sqlite://$WORK/data/switchboard.db
+database_url: ${DATABASE_URL:-sqlite://$WORK/data/switchboard.db}
 api_keys: [$KEY]
 provider_overrides:
   notes: {base_url: "http://127.0.0.1:$MOCK_PORT/v1"}

@@ -20,7 +20,7 @@ use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
 use crate::registry::{Provider, Tool};
 use crate::spec::suggestion;
-use crate::store::{AccountFilter, AccountStatus, ConnectedAccount, PageRequest};
+use crate::store::{AccountFilter, AccountStatus, ConnectedAccount, Connection, PageRequest};
 
 /// Most candidates listed in an ambiguity `conflict`.
 const MAX_CANDIDATES: u32 = 20;
@@ -47,14 +47,14 @@ pub async fn execute(
 ) -> ApiResult<axum::Json<Value>> {
     let started = Instant::now();
     let registry = state.specs.current();
-    let account = resolve_account(&state, &body).await?;
+    let (account, connection) = resolve_account(&state, &body).await?;
     let provider = registry
         .provider(&account.provider)
         .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
     let tool = resolve_tool(provider, &body.tool)?;
     let params = body.parameters.unwrap_or_else(|| Value::Object(Map::new()));
 
-    let result = run(&state, provider, tool, &account, &params).await;
+    let result = run(&state, provider, tool, &account, &connection, &params).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) => e.code.as_str(),
@@ -121,6 +121,7 @@ async fn run(
     provider: &Provider,
     tool: &Tool,
     account: &ConnectedAccount,
+    connection: &Connection,
     params: &Value,
 ) -> Result<engine::Execution, Error> {
     if account.status != AccountStatus::Active {
@@ -139,17 +140,7 @@ async fn run(
         .with_detail("status", account.status.as_str())
         .with_detail("connected_account_id", account.id.as_str()));
     }
-    let connection = state
-        .store
-        .get_connection(&account.connection_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::NotFound,
-                "the account's connection no longer exists",
-            )
-        })?;
+
     let credentials = open_credentials(state, account)?;
     let ctx = CallContext {
         connection_config: Some(&connection.config),
@@ -219,17 +210,33 @@ fn open_credentials(
         .map_err(|_| Error::new(ErrorCode::Internal, "the account's credentials are corrupt"))
 }
 
-fn internal(e: crate::store::StoreError) -> Error {
-    tracing::error!(error = %e, "store failure");
-    Error::new(ErrorCode::Internal, "an internal error occurred")
-}
-
-/// Finds the account by id, or by identifier + provider (+ label); more than
-/// one match is a `conflict` that lists the candidates.
+/// Finds the account (and its connection) by id, or by identifier +
+/// provider (+ label); more than one match is a `conflict` that lists the
+/// candidates.
 async fn resolve_account(
     state: &SharedState,
     body: &ExecuteRequest,
-) -> ApiResult<ConnectedAccount> {
+) -> ApiResult<(ConnectedAccount, Connection)> {
+    let account = match &body.connected_account_id {
+        Some(id) if body.identifier.is_none() => {
+            return state
+                .store
+                .get_account_with_connection(id)
+                .await?
+                .ok_or_else(|| not_found(format!("no connected account `{id}`")));
+        }
+        _ => find_account(state, body).await?,
+    };
+    let connection = state
+        .store
+        .get_connection(&account.connection_id)
+        .await?
+        .ok_or_else(|| not_found("the account's connection no longer exists"))?;
+    Ok((account, connection))
+}
+
+/// The account named by identifier + provider (+ label).
+async fn find_account(state: &SharedState, body: &ExecuteRequest) -> ApiResult<ConnectedAccount> {
     match (&body.connected_account_id, &body.identifier, &body.provider) {
         (Some(id), None, _) => state
             .store

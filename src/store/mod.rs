@@ -174,7 +174,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| rows::connection(&r)).transpose()
+        row.map(|r| rows::connection(&r, "")).transpose()
     }
 
     pub async fn list_connections(
@@ -185,7 +185,7 @@ impl Store {
         let mut q = Select::new(format!("SELECT {CONNECTION_COLUMNS} FROM connections"));
         q.filter("provider", provider.map(str::to_owned));
         let rows = q.page(page).fetch(&self.pool).await?;
-        rows.iter().map(rows::connection).collect()
+        rows.iter().map(|r| rows::connection(r, "")).collect()
     }
 
     pub async fn update_connection(
@@ -276,6 +276,34 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| rows::account(&r)).transpose()
+    }
+
+    /// An account and its connection, in one query (the execute path).
+    pub async fn get_account_with_connection(
+        &self,
+        id: &str,
+    ) -> Result<Option<(ConnectedAccount, Connection)>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let connection: Vec<String> = CONNECTION_COLUMNS
+                .split(", ")
+                .map(|c| format!("c.{c} AS c_{c}"))
+                .collect();
+            let account: Vec<String> = ACCOUNT_COLUMNS
+                .split(',')
+                .map(|c| format!("a.{}", c.trim()))
+                .collect();
+            format!(
+                "SELECT {}, {} FROM connected_accounts a JOIN connections c ON c.id = a.connection_id WHERE a.id = $1",
+                account.join(", "),
+                connection.join(", ")
+            )
+        });
+        let row = sqlx::query(&SQL)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((rows::account(&r)?, rows::connection(&r, "c_")?)))
+            .transpose()
     }
 
     pub async fn list_accounts(

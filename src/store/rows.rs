@@ -135,17 +135,19 @@ impl FromStr for IdentifierType {
     }
 }
 
-pub(super) fn connection(row: &AnyRow) -> Result<Connection, StoreError> {
+/// A connection from a row whose connection columns carry `prefix`.
+pub(super) fn connection(row: &AnyRow, prefix: &str) -> Result<Connection, StoreError> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(Connection {
-        id: row.try_get("id")?,
-        provider: row.try_get("provider")?,
-        auth_type: row.try_get("auth_type")?,
-        scopes: json_column(row, "scopes")?,
-        config: json_column(row, "config")?,
-        managed: row.try_get::<i64, _>("managed")? != 0,
-        secret: row.try_get("secret")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.try_get(col("id").as_str())?,
+        provider: row.try_get(col("provider").as_str())?,
+        auth_type: row.try_get(col("auth_type").as_str())?,
+        scopes: json_column(row, &col("scopes"))?,
+        config: json_column(row, &col("config"))?,
+        managed: row.try_get::<i64, _>(col("managed").as_str())? != 0,
+        secret: row.try_get(col("secret").as_str())?,
+        created_at: row.try_get(col("created_at").as_str())?,
+        updated_at: row.try_get(col("updated_at").as_str())?,
     })
 }
 

@@ -196,6 +196,18 @@ async fn management_api_lists_filters_and_updates(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["config"], json!({"site": "south"}));
 
+    // Updates of different fields at the same time never undo each other.
+    let target = format!("/v1/connections/{acme}");
+    let scopes = gw.patch(&target, json!({"scopes": ["write"]}));
+    let config = gw.patch(&target, json!({"config": {"site": "east"}}));
+    let (a, b) = tokio::join!(scopes, config);
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK));
+    let (_, both) = gw.get(&format!("/v1/connections/{acme}")).await;
+    assert_eq!(
+        (&both["scopes"], &both["config"]),
+        (&json!(["write"]), &json!({"site": "east"}))
+    );
+
     let (status, deleted) = gw.delete(&format!("/v1/connections/{acme}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(deleted["connected_accounts_deleted"], 3);

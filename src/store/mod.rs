@@ -188,34 +188,28 @@ impl Store {
         rows.iter().map(|r| rows::connection(r, "")).collect()
     }
 
+    /// Writes only the fields the patch names, so concurrent updates of
+    /// different fields (from several replicas, say) never undo each other.
     pub async fn update_connection(
         &self,
         id: &str,
         patch: &ConnectionPatch,
         now: &str,
     ) -> Result<Option<Connection>, StoreError> {
-        let Some(mut c) = self.get_connection(id).await? else {
-            return Ok(None);
-        };
+        let mut sets = vec![("updated_at", Some(now.to_owned()))];
         if let Some(scopes) = &patch.scopes {
-            c.scopes = scopes.clone();
+            sets.push(("scopes", Some(json_text(scopes))));
         }
         if let Some(config) = &patch.config {
-            c.config = config.clone();
+            sets.push(("config", Some(json_text(config))));
         }
         if let Some(secret) = &patch.secret {
-            c.secret = secret.clone();
+            sets.push(("secret", secret.clone()));
         }
-        c.updated_at = now.to_owned();
-        sqlx::query("UPDATE connections SET scopes = $1, config = $2, secret = $3, updated_at = $4 WHERE id = $5")
-            .bind(json_text(&c.scopes))
-            .bind(json_text(&c.config))
-            .bind(c.secret.clone())
-            .bind(&c.updated_at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(Some(c))
+        if update_columns(&self.pool, "connections", id, sets).await? == 0 {
+            return Ok(None);
+        }
+        self.get_connection(id).await
     }
 
     /// Deletes a connection and all its accounts (and so their secrets).
@@ -321,35 +315,30 @@ impl Store {
         rows.iter().map(rows::account).collect()
     }
 
+    /// Writes only the fields the patch names (see [`Store::update_connection`]).
     pub async fn update_account(
         &self,
         id: &str,
         patch: &AccountPatch,
         now: &str,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
-        let Some(mut a) = self.get_account(id).await? else {
-            return Ok(None);
-        };
+        let mut sets = vec![("updated_at", Some(now.to_owned()))];
         if let Some(label) = &patch.label {
-            a.label = label.clone();
+            sets.push(("label", Some(label.clone())));
         }
         if let Some(metadata) = &patch.metadata {
-            a.metadata = metadata.clone();
+            sets.push(("metadata", Some(json_text(metadata))));
         }
         if let Some(config) = &patch.config {
-            a.config = config.clone();
+            sets.push(("config", Some(json_text(config))));
         }
-        a.updated_at = now.to_owned();
-        sqlx::query("UPDATE connected_accounts SET label = $1, metadata = $2, config = $3, updated_at = $4 WHERE id = $5")
-            .bind(&a.label)
-            .bind(json_text(&a.metadata))
-            .bind(json_text(&a.config))
-            .bind(&a.updated_at)
-            .bind(id)
-            .execute(&self.pool)
+        let changed = update_columns(&self.pool, "connected_accounts", id, sets)
             .await
             .map_err(|e| unique(e, "connection, identifier and label"))?;
-        Ok(Some(a))
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.get_account(id).await
     }
 
     /// Stores sealed credentials and moves the account to `status`.
@@ -455,6 +444,30 @@ impl Select {
         }
         q.fetch_all(pool).await
     }
+}
+
+/// `UPDATE table SET col = $1, … WHERE id = $n`; returns the rows changed.
+async fn update_columns(
+    pool: &AnyPool,
+    table: &'static str,
+    id: &str,
+    sets: Vec<(&'static str, Option<String>)>,
+) -> Result<u64, sqlx::Error> {
+    let assignments: Vec<String> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!("{column} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE {table} SET {} WHERE id = ${}",
+        assignments.join(", "),
+        sets.len() + 1
+    );
+    let mut q = sqlx::query(&sql);
+    for (_, value) in sets {
+        q = q.bind(value);
+    }
+    Ok(q.bind(id).execute(pool).await?.rows_affected())
 }
 
 fn unique(e: sqlx::Error, what: &'static str) -> StoreError {

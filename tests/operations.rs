@@ -276,6 +276,29 @@ async fn providers_are_reached_over_real_tls(backend: Backend) {
     );
     gw.stop().await;
 
+    // A provider that speaks HTTP/2 (negotiated by ALPN) is reached over HTTP/2.
+    let h2 = TlsProvider::start_with(true).await;
+    let ca = scratch_dir("tls-h2").join("ca.pem");
+    std::fs::write(&ca, &h2.ca_pem).unwrap();
+    let setup = Setup::new(specs_dir(&[ACME]))
+        .base_url("acme", format!("https://localhost:{}/api/v2", h2.port))
+        .configure(move |c| c.upstream.ca_certs = vec![ca.clone()]);
+    let gw = TestGateway::start(&backend, setup).await;
+    let account = acme_account(&gw).await;
+    let (status, body) = gw
+        .post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "7"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["name"], "Tee Ls");
+    assert_eq!(
+        *h2.last_request.lock().await,
+        "GET /api/v2/users/7?key=sk_test HTTP/2.0"
+    );
+    gw.stop().await;
+
     // Without the CA the certificate is refused: upstream_unavailable.
     let setup = Setup::new(specs_dir(&[ACME]))
         .base_url("acme", format!("https://localhost:{}/api/v2", tls.port));
@@ -338,6 +361,11 @@ struct TlsProvider {
 
 impl TlsProvider {
     async fn start() -> TlsProvider {
+        TlsProvider::start_with(false).await
+    }
+
+    /// `http2`: offer only `h2` by ALPN and answer with hyper's HTTP/2 server.
+    async fn start_with(http2: bool) -> TlsProvider {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -359,6 +387,10 @@ impl TlsProvider {
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
+        let mut config = config;
+        if http2 {
+            config.alpn_protocols = vec![b"h2".to_vec()];
+        }
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -371,6 +403,10 @@ impl TlsProvider {
                     let Ok(mut tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    if http2 {
+                        serve_http2(tls, seen).await;
+                        return;
+                    }
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
                     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -413,6 +449,38 @@ async fn a_missing_specs_directory_stops_the_start() {
         err.to_string(),
         "specs directory /nonexistent/specs does not exist (set specs_dir or SWITCHBOARD_SPECS_DIR)"
     );
+}
+
+/// Answers HTTP/2 requests on one connection, noting each request line.
+async fn serve_http2(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    seen: Arc<tokio::sync::Mutex<String>>,
+) {
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let seen = seen.clone();
+        async move {
+            *seen.lock().await = format!(
+                "{} {} {:?}",
+                req.method(),
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or_default(),
+                req.version()
+            );
+            let body = r#"{"user": {"id": "7", "name": "Tee Ls"}}"#;
+            let response = hyper::Response::builder()
+                .header("content-type", "application/json")
+                .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                    body.as_bytes(),
+                )))
+                .unwrap();
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+        .await;
 }
 
 /// `switchboard serve` on a fresh directory: keys generated with mode 0600,

@@ -6,7 +6,8 @@
 //! are HTTP status codes. No account id, identifier or parameter is a label.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Buckets for call latencies, in seconds.
@@ -36,6 +37,17 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// API requests by method, route template and status.
     pub http_requests: IntCounterVec,
+    /// Retries by provider and reason (the HTTP status or the error code).
+    pub retries: IntCounterVec,
+    /// Client-side rate limit hits by provider, scope (`account`, `provider`,
+    /// `api_key`) and outcome (`waited`, `rejected`).
+    pub rate_limited: IntCounterVec,
+    /// Circuit state by provider (of its last host): 0 closed, 1 open, 2 half-open.
+    pub circuit_state: IntGaugeVec,
+    /// Calls failed fast because a circuit was open, by provider.
+    pub circuit_rejections: IntCounterVec,
+    /// Attempts that ran out of time, by provider.
+    pub upstream_timeouts: IntCounterVec,
 }
 
 impl Metrics {
@@ -56,6 +68,13 @@ impl Metrics {
                 .register(Box::new(h.clone()))
                 .expect("registered once");
             h
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("registered once");
+            g
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("valid metric");
@@ -98,6 +117,31 @@ impl Metrics {
                 "http_requests_total",
                 "API requests by method, route and status.",
                 &["method", "route", "status"],
+            ),
+            retries: counter(
+                "upstream_retries_total",
+                "Retries by provider and reason.",
+                &["provider", "reason"],
+            ),
+            rate_limited: counter(
+                "rate_limit_hits_total",
+                "Client-side rate limit hits by provider, scope and outcome.",
+                &["provider", "scope", "outcome"],
+            ),
+            circuit_state: gauge_vec(
+                "circuit_state",
+                "Circuit state by provider: 0 closed, 1 open, 2 half-open.",
+                &["provider"],
+            ),
+            circuit_rejections: counter(
+                "circuit_rejections_total",
+                "Calls failed fast on an open circuit, by provider.",
+                &["provider"],
+            ),
+            upstream_timeouts: counter(
+                "upstream_timeouts_total",
+                "Upstream attempts that ran out of time, by provider.",
+                &["provider"],
             ),
             registry,
         }

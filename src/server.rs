@@ -91,7 +91,8 @@ impl Gateway {
                 None
             }
         };
-        let upstream = Upstream::new(&config.upstream)?;
+        let upstream = Upstream::new(&config.upstream, metrics.clone())?;
+        spawn_upkeep(upstream.clone());
         let state = Arc::new(AppState {
             api_keys: ApiKeys::new(&secrets.api_keys),
             config,
@@ -122,6 +123,17 @@ impl Gateway {
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Background upkeep: drops idle rate-limit state now and then.
+fn spawn_upkeep(upstream: Upstream) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            upstream.shrink();
+        }
+    });
 }
 
 /// `switchboard serve`: logs, binds, serves until SIGINT or SIGTERM.

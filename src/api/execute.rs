@@ -7,6 +7,7 @@
 //! success envelope or the error envelope. Metrics and the account's
 //! last-use time are recorded on the way out.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -21,6 +22,7 @@ use crate::error::{Error, ErrorCode};
 use crate::registry::{Provider, Tool};
 use crate::spec::suggestion;
 use crate::store::{AccountFilter, AccountStatus, ConnectedAccount, Connection, PageRequest};
+use crate::upstream::CallPlan;
 
 /// Most candidates listed in an ambiguity `conflict`.
 const MAX_CANDIDATES: u32 = 20;
@@ -71,7 +73,7 @@ pub async fn execute(
         .with_label_values(&labels)
         .observe(started.elapsed().as_secs_f64());
 
-    let execution = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
+    let (execution, attempts) = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
     record_use(&state, &account);
     let mut meta = json!({
         "request_id": request_id(),
@@ -79,7 +81,7 @@ pub async fn execute(
         "tool": tool.name,
         "connected_account_id": account.id,
         "upstream_status": execution.upstream_status,
-        "attempts": 1,
+        "attempts": attempts,
         "duration_ms": started.elapsed().as_millis() as u64,
     });
     if execution.pages > 1 {
@@ -123,7 +125,7 @@ async fn run(
     account: &ConnectedAccount,
     connection: &Connection,
     params: &Value,
-) -> Result<engine::Execution, Error> {
+) -> Result<(engine::Execution, u32), Error> {
     if account.status != AccountStatus::Active {
         let reason = account
             .status_reason
@@ -147,49 +149,47 @@ async fn run(
         account_config: Some(&account.config),
         credentials: Some(&credentials),
     };
-    let deadline = Duration::from_millis(
+    let budget = Duration::from_millis(
         tool.timeout_ms
             .or(provider.timeout_ms)
             .unwrap_or(state.config.upstream.timeout_ms),
     );
+    let plan = CallPlan {
+        provider: &provider.key,
+        account: &account.id,
+        idempotent: tool.idempotent,
+        deadline: Instant::now() + budget,
+        budget,
+        retry: state.upstream.retry_policy(provider.retry.as_ref()),
+        rate_limit: state
+            .upstream
+            .rate_limit(&provider.key, provider.rate_limit.as_ref()),
+    };
+    let attempts = AtomicU32::new(0);
     let send = |req| {
-        let state = state.clone();
-        let key = provider.key.clone();
+        let (plan, attempts) = (&plan, &attempts);
         async move {
-            let started = Instant::now();
-            let result = state.upstream.send(&key, req).await;
-            state
-                .metrics
-                .upstream_seconds
-                .with_label_values(&[key.as_str()])
-                .observe(started.elapsed().as_secs_f64());
-            if let Ok(response) = &result {
-                let status = response.status.to_string();
-                state
-                    .metrics
-                    .upstream_responses
-                    .with_label_values(&[key.as_str(), status.as_str()])
-                    .inc();
-            }
-            result
+            let answer = state.upstream.call(plan, req).await?;
+            attempts.fetch_add(answer.attempts, Ordering::Relaxed);
+            Ok(answer.response)
         }
     };
-    match tokio::time::timeout(
-        deadline,
-        engine::execute(provider, tool, params, &ctx, send),
-    )
-    .await
-    {
-        Ok(result) => result,
+    // The upstream layer keeps within the deadline; this is the backstop.
+    let call = engine::execute(provider, tool, params, &ctx, send);
+    match tokio::time::timeout(budget + DEADLINE_GRACE, call).await {
+        Ok(result) => result.map(|e| (e, attempts.load(Ordering::Relaxed))),
         Err(_) => Err(Error::new(
             ErrorCode::UpstreamTimeout,
             format!(
                 "the provider did not answer within {} ms",
-                deadline.as_millis()
+                budget.as_millis()
             ),
         )),
     }
 }
+
+/// Time past a call's deadline before the backstop timeout cuts it.
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
 /// The account's credentials, opened; an account without any has an empty map.
 fn open_credentials(

@@ -192,9 +192,21 @@ pub struct InjectSpec {
     pub query: IndexMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Client-side limits: per connected account, and optionally for the
+/// provider as a whole (all accounts together).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
+    pub requests_per_second: f64,
+    #[serde(default)]
+    pub burst: Option<u32>,
+    #[serde(default)]
+    pub per_provider: Option<RateQuota>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateQuota {
     pub requests_per_second: f64,
     #[serde(default)]
     pub burst: Option<u32>,

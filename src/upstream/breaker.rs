@@ -1,0 +1,203 @@
+//! Circuit breaking per provider host.
+//!
+//! After `failure_threshold` consecutive failures (transport errors, timeouts
+//! and 5xx answers) the circuit of that host opens: calls fail at once with
+//! `upstream_unavailable` instead of piling up connections. After
+//! `cool_down_ms` one call is let through as a probe (half-open); its success
+//! closes the circuit, its failure opens it again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Breaker settings (config `upstream.circuit_breaker`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open a circuit; 0 turns breaking off.
+    pub failure_threshold: u32,
+    pub cool_down_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig {
+            failure_threshold: 5,
+            cool_down_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// The gauge value: 0 closed, 1 open, 2 half-open.
+    pub fn as_gauge(self) -> i64 {
+        match self {
+            CircuitState::Closed => 0,
+            CircuitState::Open => 1,
+            CircuitState::HalfOpen => 2,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Circuit {
+    failures: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+}
+
+/// The circuits of every host.
+#[derive(Debug)]
+pub struct Breakers {
+    config: BreakerConfig,
+    circuits: Mutex<HashMap<String, Circuit>>,
+}
+
+/// What the breaker allows for one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead (the circuit is closed).
+    Go,
+    /// Go ahead as the single probe of a half-open circuit.
+    Probe,
+    /// Fail fast: the circuit is open for this long still.
+    Refuse(Duration),
+}
+
+impl Breakers {
+    pub fn new(config: BreakerConfig) -> Breakers {
+        Breakers {
+            config,
+            circuits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.config.failure_threshold > 0
+    }
+
+    /// Asks to send one attempt to `host`.
+    pub fn admit(&self, host: &str) -> Admission {
+        if !self.enabled() {
+            return Admission::Go;
+        }
+        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(c) = circuits.get_mut(host) else {
+            return Admission::Go;
+        };
+        match c.open_until {
+            None => Admission::Go,
+            Some(until) if Instant::now() < until => Admission::Refuse(until - Instant::now()),
+            Some(_) if c.probing => {
+                Admission::Refuse(Duration::from_millis(self.config.cool_down_ms.min(1_000)))
+            }
+            Some(_) => {
+                c.probing = true;
+                Admission::Probe
+            }
+        }
+    }
+
+    /// Records how an admitted attempt went; returns the state afterwards.
+    pub fn record(&self, host: &str, success: bool) -> CircuitState {
+        if !self.enabled() {
+            return CircuitState::Closed;
+        }
+        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        let c = circuits.entry(host.to_owned()).or_default();
+        if success {
+            *c = Circuit::default();
+            return CircuitState::Closed;
+        }
+        c.failures += 1;
+        if c.probing || c.failures >= self.config.failure_threshold {
+            c.open_until = Some(Instant::now() + Duration::from_millis(self.config.cool_down_ms));
+            c.probing = false;
+            return CircuitState::Open;
+        }
+        CircuitState::Closed
+    }
+
+    /// The state of `host`'s circuit now.
+    pub fn state(&self, host: &str) -> CircuitState {
+        let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        match circuits
+            .get(host)
+            .and_then(|c| c.open_until.map(|u| (u, c.probing)))
+        {
+            None => CircuitState::Closed,
+            Some((until, _)) if Instant::now() < until => CircuitState::Open,
+            Some(_) => CircuitState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_the_threshold_and_probes_after_the_cool_down() {
+        let b = Breakers::new(BreakerConfig {
+            failure_threshold: 3,
+            cool_down_ms: 50,
+        });
+        for _ in 0..2 {
+            assert_eq!(b.admit("h"), Admission::Go);
+            assert_eq!(b.record("h", false), CircuitState::Closed);
+        }
+        assert_eq!(b.record("h", false), CircuitState::Open);
+        assert!(matches!(b.admit("h"), Admission::Refuse(_)));
+        assert_eq!(b.admit("other"), Admission::Go, "hosts are independent");
+
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.state("h"), CircuitState::HalfOpen);
+        assert_eq!(b.admit("h"), Admission::Probe);
+        assert!(
+            matches!(b.admit("h"), Admission::Refuse(_)),
+            "one probe at a time"
+        );
+        assert_eq!(
+            b.record("h", false),
+            CircuitState::Open,
+            "a failed probe opens again"
+        );
+
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.admit("h"), Admission::Probe);
+        assert_eq!(b.record("h", true), CircuitState::Closed);
+        assert_eq!(b.admit("h"), Admission::Go);
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let b = Breakers::new(BreakerConfig {
+            failure_threshold: 2,
+            cool_down_ms: 1_000,
+        });
+        b.record("h", false);
+        b.record("h", true);
+        assert_eq!(b.record("h", false), CircuitState::Closed);
+    }
+
+    #[test]
+    fn a_zero_threshold_turns_breaking_off() {
+        let b = Breakers::new(BreakerConfig {
+            failure_threshold: 0,
+            cool_down_ms: 1_000,
+        });
+        for _ in 0..10 {
+            b.record("h", false);
+        }
+        assert_eq!(b.admit("h"), Admission::Go);
+    }
+}

@@ -1,0 +1,455 @@
+//! Everything between a rendered request and the provider: the HTTP client,
+//! and the resilience around it.
+//!
+//! One pooled hyper-util client for the whole gateway: HTTP/1.1 and HTTP/2
+//! (ALPN), rustls with the Mozilla roots (plus any extra CA certificates the
+//! operator configures), a connect timeout, and a bound on response size.
+//!
+//! [`Upstream::call`] wraps each request in, outermost first: the client-side
+//! rate limits (`limit`, so waiting never counts against a provider), the
+//! circuit breaker of the provider's host (`breaker`, so an unhealthy host is
+//! not hammered), the per-attempt timeout, and the retry loop (`retry`), all
+//! within the call's deadline. Transport failures become contract errors
+//! here; the engine sees either a [`ProviderResponse`] or an [`Error`].
+
+pub mod breaker;
+pub mod limit;
+pub mod retry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, USER_AGENT};
+use http::{HeaderValue, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+
+use crate::engine::{ProviderResponse, RenderedRequest};
+use crate::error::{Error, ErrorCode};
+use crate::metrics::Metrics;
+use breaker::{Admission, BreakerConfig, Breakers, CircuitState};
+use limit::ProviderLimit;
+use retry::{RetryConfig, RetryPolicy};
+
+/// Upstream settings (config key `upstream`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    pub connect_timeout_ms: u64,
+    /// Whole-call deadline (every page and retry) when neither the tool nor
+    /// the provider sets one.
+    pub timeout_ms: u64,
+    /// Deadline of one attempt (capped by what remains of the call's).
+    pub attempt_timeout_ms: u64,
+    pub retry: RetryConfig,
+    /// How long a call may wait for a client-side rate limit before it fails
+    /// with `rate_limited`; 0 fails at once.
+    pub rate_limit_wait_ms: u64,
+    pub circuit_breaker: BreakerConfig,
+    /// Responses larger than this fail with `provider_error`.
+    pub max_response_bytes: usize,
+    /// Extra PEM CA certificates to trust (private CAs, test servers).
+    pub ca_certs: Vec<PathBuf>,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> UpstreamConfig {
+        UpstreamConfig {
+            connect_timeout_ms: 5_000,
+            timeout_ms: 30_000,
+            attempt_timeout_ms: 10_000,
+            retry: RetryConfig::default(),
+            rate_limit_wait_ms: 1_000,
+            circuit_breaker: BreakerConfig::default(),
+            max_response_bytes: 10 * 1024 * 1024,
+            ca_certs: Vec::new(),
+        }
+    }
+}
+
+/// The shared provider client.
+#[derive(Clone)]
+pub struct Upstream {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    max_response_bytes: usize,
+    user_agent: HeaderValue,
+    config: Arc<UpstreamConfig>,
+    breakers: Arc<Breakers>,
+    limits: Arc<limit::ProviderLimits>,
+    metrics: Metrics,
+}
+
+/// What one call through [`Upstream::call`] is allowed.
+#[derive(Debug)]
+pub struct CallPlan<'a> {
+    pub provider: &'a str,
+    /// The connected account, for its rate limit.
+    pub account: &'a str,
+    /// Whether a request that may have reached the provider can be sent again.
+    pub idempotent: bool,
+    /// When the whole call must be over, and how long it had in all.
+    pub deadline: Instant,
+    pub budget: Duration,
+    pub retry: RetryPolicy,
+    pub rate_limit: Option<Arc<ProviderLimit>>,
+}
+
+/// A response and how many attempts it took.
+#[derive(Debug)]
+pub struct Answer {
+    pub response: ProviderResponse,
+    pub attempts: u32,
+}
+
+/// How one attempt failed.
+struct AttemptError {
+    error: Error,
+    /// The request never left (connect failure): safe to send again.
+    unsent: bool,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client that could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSetupError {
+    #[error("cannot read CA certificate {path}: {source}")]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("CA certificate {0} holds no usable certificate")]
+    CaInvalid(PathBuf),
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+impl Upstream {
+    pub fn new(config: &UpstreamConfig, metrics: Metrics) -> Result<Upstream, UpstreamSetupError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for path in &config.ca_certs {
+            let pem = std::fs::read(path).map_err(|source| UpstreamSetupError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            let mut added = 0;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+                if roots.add(cert).is_ok() {
+                    added += 1;
+                }
+            }
+            if added == 0 {
+                return Err(UpstreamSetupError::CaInvalid(path.clone()));
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Ok(Upstream {
+            client,
+            max_response_bytes: config.max_response_bytes,
+            user_agent: HeaderValue::from_static(concat!(
+                "switchboard/",
+                env!("CARGO_PKG_VERSION")
+            )),
+            config: Arc::new(config.clone()),
+            breakers: Arc::new(Breakers::new(config.circuit_breaker.clone())),
+            limits: Arc::default(),
+            metrics,
+        })
+    }
+
+    /// The retry rules for a provider: the gateway's, overridden by its spec.
+    pub fn retry_policy(&self, spec: Option<&crate::spec::RetrySpec>) -> RetryPolicy {
+        RetryPolicy::new(&self.config.retry, spec)
+    }
+
+    /// The rate limits of a provider, if its spec sets any.
+    pub fn rate_limit(
+        &self,
+        provider: &str,
+        spec: Option<&crate::spec::RateLimitSpec>,
+    ) -> Option<Arc<ProviderLimit>> {
+        spec.map(|s| self.limits.get(provider, s))
+    }
+
+    /// Drops idle rate-limit state (called now and then).
+    pub fn shrink(&self) {
+        self.limits.shrink();
+    }
+
+    /// Sends `req` with the resilience of the module docs.
+    pub async fn call(&self, plan: &CallPlan<'_>, req: RenderedRequest) -> Result<Answer, Error> {
+        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let fail = |e: Error| {
+                Err(e
+                    .with_provider(plan.provider)
+                    .with_detail("attempts", attempts))
+            };
+            if let Err(e) = self.wait_for_rate_limit(plan).await {
+                return fail(e);
+            }
+            if let Admission::Refuse(left) = self.breakers.admit(&host) {
+                self.metrics
+                    .circuit_rejections
+                    .with_label_values(&[plan.provider])
+                    .inc();
+                let e = Error::new(
+                    ErrorCode::UpstreamUnavailable,
+                    format!("{host} is failing; calls to it pause for a moment (circuit open)"),
+                )
+                .with_retry_after(left.as_secs().max(1));
+                return fail(e);
+            }
+            let remaining = plan.deadline.saturating_duration_since(Instant::now());
+            let budget = remaining.min(Duration::from_millis(self.config.attempt_timeout_ms));
+            let started = Instant::now();
+            let outcome =
+                tokio::time::timeout(budget, self.attempt(plan.provider, req.clone())).await;
+            self.metrics
+                .upstream_seconds
+                .with_label_values(&[plan.provider])
+                .observe(started.elapsed().as_secs_f64());
+
+            let (retryable, wait, result) = match outcome {
+                Ok(Ok(response)) => {
+                    let status = response.status;
+                    self.metrics
+                        .upstream_responses
+                        .with_label_values(&[plan.provider, &status.to_string()])
+                        .inc();
+                    self.note_health(plan.provider, &host, status < 500);
+                    let retryable = plan.idempotent && plan.retry.retries_status(status);
+                    let wait = plan.retry.server_delay(&response.headers);
+                    (retryable, wait, Ok(response))
+                }
+                Ok(Err(AttemptError { error, unsent })) => {
+                    self.note_health(plan.provider, &host, false);
+                    (unsent || plan.idempotent, None, Err(error))
+                }
+                Err(_) => {
+                    self.note_health(plan.provider, &host, false);
+                    self.metrics
+                        .upstream_timeouts
+                        .with_label_values(&[plan.provider])
+                        .inc();
+                    let message = if budget < remaining {
+                        format!(
+                            "the provider did not answer one attempt within {} ms",
+                            budget.as_millis()
+                        )
+                    } else {
+                        format!(
+                            "the provider did not answer within {} ms",
+                            plan.budget.as_millis()
+                        )
+                    };
+                    (
+                        plan.idempotent,
+                        None,
+                        Err(Error::new(ErrorCode::UpstreamTimeout, message)),
+                    )
+                }
+            };
+            // A provider asking for a longer pause than the gateway would ever
+            // wait gets its answer passed on (with `retry_after_s`) at once.
+            let too_long = wait.is_some_and(|w| w > plan.retry.max_delay());
+            let delay = wait.unwrap_or_else(|| plan.retry.backoff(attempts));
+            let time_left = plan.deadline.saturating_duration_since(Instant::now());
+            if !retryable || too_long || attempts >= plan.retry.max_attempts || delay >= time_left {
+                return match result {
+                    Ok(response) => Ok(Answer { response, attempts }),
+                    Err(e) => fail(e),
+                };
+            }
+            let reason = match &result {
+                Ok(r) => r.status.to_string(),
+                Err(e) => e.code.as_str().to_owned(),
+            };
+            self.metrics
+                .retries
+                .with_label_values(&[plan.provider, &reason])
+                .inc();
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Waits for the account's and provider's rate limits, or fails with
+    /// `rate_limited` when the wait would be too long.
+    async fn wait_for_rate_limit(&self, plan: &CallPlan<'_>) -> Result<(), Error> {
+        let Some(limit) = &plan.rate_limit else {
+            return Ok(());
+        };
+        loop {
+            let Some((wait, scope)) = limit.check(plan.account) else {
+                return Ok(());
+            };
+            let allowed = Duration::from_millis(self.config.rate_limit_wait_ms);
+            let time_left = plan.deadline.saturating_duration_since(Instant::now());
+            if wait > allowed || wait >= time_left {
+                self.metrics
+                    .rate_limited
+                    .with_label_values(&[plan.provider, scope, "rejected"])
+                    .inc();
+                return Err(Error::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "this {scope}'s request rate to {} is at its limit",
+                        plan.provider
+                    ),
+                )
+                .with_retry_after(wait.as_secs_f64().ceil().max(1.0) as u64)
+                .with_detail("limit", scope));
+            }
+            self.metrics
+                .rate_limited
+                .with_label_values(&[plan.provider, scope, "waited"])
+                .inc();
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn note_health(&self, provider: &str, host: &str, healthy: bool) {
+        let state = self.breakers.record(host, healthy);
+        self.metrics
+            .circuit_state
+            .with_label_values(&[provider])
+            .set(state.as_gauge());
+        if state == CircuitState::Open && !healthy {
+            tracing::warn!(provider, host, "circuit open");
+        }
+    }
+
+    /// Sends one request and reads the whole (bounded) response.
+    async fn attempt(
+        &self,
+        provider: &str,
+        req: RenderedRequest,
+    ) -> Result<ProviderResponse, AttemptError> {
+        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let body = req
+            .body
+            .as_ref()
+            .map(|b| Bytes::from(b.to_bytes()))
+            .unwrap_or_default();
+        let mut request = Request::builder()
+            .method(req.method.clone())
+            .uri(req.url.as_str())
+            .body(Full::new(body))
+            .map_err(|_| AttemptError {
+                error: Error::new(
+                    ErrorCode::Internal,
+                    "the rendered request is not valid HTTP",
+                ),
+                unsent: true,
+            })?;
+        *request.headers_mut() = req.headers;
+        request
+            .headers_mut()
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.user_agent.clone());
+
+        let response = self.client.request(request).await.map_err(|e| {
+            let unsent = e.is_connect();
+            let what = if unsent {
+                format!("could not connect to {host}")
+            } else {
+                format!("the connection to {host} failed")
+            };
+            tracing::warn!(provider, host, error = %error_chain(&e), "upstream transport error");
+            AttemptError {
+                error: Error::new(ErrorCode::UpstreamUnavailable, what),
+                unsent,
+            }
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let too_large = || AttemptError {
+            error: Error::new(
+                ErrorCode::ProviderError,
+                format!(
+                    "the provider's response is larger than {} bytes",
+                    self.max_response_bytes
+                ),
+            )
+            .with_upstream_status(status),
+            unsent: false,
+        };
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > self.max_response_bytes) {
+            return Err(too_large());
+        }
+        let body = Limited::new(response.into_body(), self.max_response_bytes)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    too_large()
+                } else {
+                    AttemptError {
+                        error: Error::new(
+                            ErrorCode::UpstreamUnavailable,
+                            format!("the connection to {host} broke while reading the response"),
+                        ),
+                        unsent: false,
+                    }
+                }
+            })?
+            .to_bytes();
+        Ok(ProviderResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
+    }
+}
+
+/// An error and its sources on one line, for logs.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -40,6 +40,17 @@ pub struct Config {
     pub managed_oauth_apps: BTreeMap<String, ManagedOAuthApp>,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
+    /// Requests per second (and burst) each API key may send; none by default.
+    pub ingress_rate_limit: Option<RateQuotaConfig>,
+}
+
+/// A request rate and burst.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateQuotaConfig {
+    pub requests_per_second: f64,
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// An OAuth client the operator shares with `managed` connections.
@@ -100,6 +111,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             managed_oauth_apps: BTreeMap::new(),
             log_format: LogFormat::Text,
+            ingress_rate_limit: None,
         }
     }
 }

@@ -94,7 +94,7 @@ impl Gateway {
         let upstream = Upstream::new(&config.upstream, metrics.clone())?;
         spawn_upkeep(upstream.clone());
         let state = Arc::new(AppState {
-            api_keys: ApiKeys::new(&secrets.api_keys),
+            api_keys: ApiKeys::new(&secrets.api_keys, config.ingress_rate_limit.as_ref()),
             config,
             specs,
             store,

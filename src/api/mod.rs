@@ -51,29 +51,49 @@ pub struct AppState {
 
 pub type SharedState = Arc<AppState>;
 
-/// The gateway API keys, kept as SHA-256 digests and compared in constant time.
+/// The gateway API keys, kept as SHA-256 digests and compared in constant
+/// time, each with its own ingress rate limit when one is configured.
 pub struct ApiKeys {
     digests: Vec<[u8; 32]>,
+    limit: Option<crate::upstream::limit::KeyedLimit<u32>>,
 }
 
 impl ApiKeys {
-    pub fn new(keys: &[String]) -> ApiKeys {
+    pub fn new(keys: &[String], limit: Option<&crate::config::RateQuotaConfig>) -> ApiKeys {
         ApiKeys {
             digests: keys
                 .iter()
                 .map(|k| Sha256::digest(k.as_bytes()).into())
                 .collect(),
+            limit: limit
+                .and_then(|l| crate::upstream::limit::quota(l.requests_per_second, l.burst))
+                .map(crate::upstream::limit::KeyedLimit::new),
         }
     }
 
-    /// Whether `presented` is one of the keys. Every key is compared, in
-    /// constant time, whatever matches.
-    pub fn accepts(&self, presented: &str) -> bool {
+    /// Which key `presented` is, if any. Every key is compared, in constant
+    /// time, whatever matches.
+    pub fn find(&self, presented: &str) -> Option<u32> {
+        use subtle::ConditionallySelectable;
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        self.digests
-            .iter()
-            .fold(subtle::Choice::from(0), |found, d| found | d.ct_eq(&digest))
-            .into()
+        let mut found = subtle::Choice::from(0);
+        let mut index = 0u32;
+        for (i, d) in self.digests.iter().enumerate() {
+            let hit = d.ct_eq(&digest);
+            index = u32::conditional_select(&index, &(i as u32), hit);
+            found |= hit;
+        }
+        bool::from(found).then_some(index)
+    }
+
+    /// Whether `presented` is one of the keys.
+    pub fn accepts(&self, presented: &str) -> bool {
+        self.find(presented).is_some()
+    }
+
+    /// How long key `index` must wait before its next request, if it must.
+    fn throttle(&self, index: u32) -> Option<std::time::Duration> {
+        self.limit.as_ref().and_then(|l| l.check(&index))
     }
 }
 
@@ -197,9 +217,26 @@ async fn require_api_key(State(state): State<SharedState>, req: Request, next: N
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    match presented {
-        Some(key) if state.api_keys.accepts(key) => next.run(req).await,
-        Some(_) => ApiError(Error::new(
+    match presented.and_then(|key| state.api_keys.find(key)) {
+        Some(index) => match state.api_keys.throttle(index) {
+            None => next.run(req).await,
+            Some(wait) => {
+                state
+                    .metrics
+                    .rate_limited
+                    .with_label_values(&["gateway", "api_key", "rejected"])
+                    .inc();
+                ApiError(
+                    Error::new(
+                        ErrorCode::RateLimited,
+                        "this API key is over its request rate",
+                    )
+                    .with_retry_after(wait.as_secs_f64().ceil().max(1.0) as u64),
+                )
+                .into_response()
+            }
+        },
+        None if presented.is_some() => ApiError(Error::new(
             ErrorCode::Unauthenticated,
             "the API key is not valid",
         ))

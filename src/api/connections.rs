@@ -145,8 +145,8 @@ pub async fn update(
         patch.scopes = Some(check_scopes(scopes)?);
     }
     if let Some(credentials) = body.credentials {
-        let kind: AuthType = serde_json::from_value(json!(current.auth_type))
-            .map_err(|_| invalid("the connection's auth type is unknown"))?;
+        let kind = AuthType::from_name(&current.auth_type)
+            .ok_or_else(|| invalid("the connection's auth type is unknown"))?;
         check_credentials(kind, current.managed, &credentials)?;
         patch.secret = Some(seal(&state, &credentials));
     }

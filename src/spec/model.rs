@@ -81,6 +81,20 @@ impl AuthType {
         }
     }
 
+    /// The auth type named `name` (`oauth2`, `api_key`, …).
+    pub fn from_name(name: &str) -> Option<AuthType> {
+        [
+            AuthType::Oauth2,
+            AuthType::Oauth2ClientCredentials,
+            AuthType::ApiKey,
+            AuthType::Bearer,
+            AuthType::Basic,
+            AuthType::None,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
+    }
+
     /// Whether credentials come from an OAuth 2.0 token endpoint.
     pub fn is_oauth(self) -> bool {
         matches!(self, AuthType::Oauth2 | AuthType::Oauth2ClientCredentials)

@@ -42,6 +42,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Requests per second (and burst) each API key may send; none by default.
     pub ingress_rate_limit: Option<RateQuotaConfig>,
+    /// How long before its expiry an access token is replaced, in seconds.
+    pub token_refresh_skew_s: u64,
 }
 
 /// A request rate and burst.
@@ -112,6 +114,7 @@ impl Default for Config {
             managed_oauth_apps: BTreeMap::new(),
             log_format: LogFormat::Text,
             ingress_rate_limit: None,
+            token_refresh_skew_s: 60,
         }
     }
 }

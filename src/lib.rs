@@ -7,6 +7,7 @@
 //! line. See `ARCHITECTURE.md`.
 
 pub mod api;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;

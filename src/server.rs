@@ -101,6 +101,7 @@ impl Gateway {
             vault,
             upstream,
             metrics,
+            client_tokens: Default::default(),
         });
         Ok(Gateway {
             state,

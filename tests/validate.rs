@@ -260,7 +260,11 @@ fn semantic_problems() {
 #[test]
 fn every_shipped_spec_and_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["provider-specs", "tests/fixtures/specs"] {
+    for dir in [
+        "provider-specs",
+        "tests/fixtures/specs",
+        "tests/fixtures/oauth",
+    ] {
         let report = Registry::load_dir(&root.join(dir), &Default::default());
         let problems: Vec<String> = report.diagnostics.iter().map(ToString::to_string).collect();
         assert!(problems.is_empty(), "{dir}: {problems:#?}");

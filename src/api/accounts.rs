@@ -67,7 +67,12 @@ pub async fn create(
     check_text("identifier", &body.identifier, MAX_IDENTIFIER)?;
     let label = body.label.unwrap_or_else(|| "default".into());
     check_text("label", &label, MAX_LABEL)?;
-    let needs_auth = connection.auth_type != AuthType::None.as_str();
+    // Accounts of providers whose calls need no user authorization are
+    // usable at once.
+    let needs_auth = !matches!(
+        AuthType::from_name(&connection.auth_type),
+        Some(AuthType::None | AuthType::Oauth2ClientCredentials)
+    );
     let status = if needs_auth {
         AccountStatus::Pending
     } else {

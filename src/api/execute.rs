@@ -16,11 +16,12 @@ use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, Json, invalid, not_found, request_id};
 use super::{SharedState, now as now_text};
+use crate::auth::token::ClientCredentials;
 use crate::catalog::LLM_SEPARATOR;
 use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
 use crate::registry::{Provider, Tool};
-use crate::spec::suggestion;
+use crate::spec::{AuthType, suggestion};
 use crate::store::{AccountFilter, AccountStatus, ConnectedAccount, Connection, PageRequest};
 use crate::upstream::CallPlan;
 
@@ -143,12 +144,6 @@ async fn run(
         .with_detail("connected_account_id", account.id.as_str()));
     }
 
-    let credentials = open_credentials(state, account)?;
-    let ctx = CallContext {
-        connection_config: Some(&connection.config),
-        account_config: Some(&account.config),
-        credentials: Some(&credentials),
-    };
     let budget = Duration::from_millis(
         tool.timeout_ms
             .or(provider.timeout_ms)
@@ -166,26 +161,114 @@ async fn run(
             .rate_limit(&provider.key, provider.rate_limit.as_ref()),
     };
     let attempts = AtomicU32::new(0);
-    let send = |req| {
-        let (plan, attempts) = (&plan, &attempts);
-        async move {
-            let answer = state.upstream.call(plan, req).await?;
-            attempts.fetch_add(answer.attempts, Ordering::Relaxed);
-            Ok(answer.response)
-        }
+    let fetched = provider.auth.kind == AuthType::Oauth2ClientCredentials;
+    let credentials = credentials(state, provider, account, connection).await?;
+    let mut result = call_once(
+        state,
+        provider,
+        tool,
+        account,
+        connection,
+        params,
+        &credentials,
+        &plan,
+        &attempts,
+    )
+    .await;
+    // A fetched token the provider refuses (expired early, revoked) is
+    // replaced once, and the call made once more.
+    if fetched
+        && result
+            .as_ref()
+            .is_err_and(|e| e.upstream_status == Some(401))
+    {
+        let stale = credentials
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        state.client_tokens.invalidate(connection, stale).await;
+        let fresh = self::credentials(state, provider, account, connection).await?;
+        result = call_once(
+            state, provider, tool, account, connection, params, &fresh, &plan, &attempts,
+        )
+        .await;
+    }
+    result.map(|e| (e, attempts.load(Ordering::Relaxed)))
+}
+
+/// One run of the engine with `credentials`, within the plan's deadline.
+#[allow(clippy::too_many_arguments)]
+async fn call_once(
+    state: &SharedState,
+    provider: &Provider,
+    tool: &Tool,
+    account: &ConnectedAccount,
+    connection: &Connection,
+    params: &Value,
+    credentials: &Map<String, Value>,
+    plan: &CallPlan<'_>,
+    attempts: &AtomicU32,
+) -> Result<engine::Execution, Error> {
+    let ctx = CallContext {
+        connection_config: Some(&connection.config),
+        account_config: Some(&account.config),
+        credentials: Some(credentials),
+    };
+    let send = |req| async move {
+        let answer = state.upstream.call(plan, req).await?;
+        attempts.fetch_add(answer.attempts, Ordering::Relaxed);
+        Ok(answer.response)
     };
     // The upstream layer keeps within the deadline; this is the backstop.
+    let remaining = plan.deadline.saturating_duration_since(Instant::now());
     let call = engine::execute(provider, tool, params, &ctx, send);
-    match tokio::time::timeout(budget + DEADLINE_GRACE, call).await {
-        Ok(result) => result.map(|e| (e, attempts.load(Ordering::Relaxed))),
+    match tokio::time::timeout(remaining + DEADLINE_GRACE, call).await {
+        Ok(result) => result,
         Err(_) => Err(Error::new(
             ErrorCode::UpstreamTimeout,
             format!(
                 "the provider did not answer within {} ms",
-                budget.as_millis()
+                plan.budget.as_millis()
             ),
         )),
     }
+}
+
+/// The credentials a call injects: the account's own, or for client
+/// credentials providers a token fetched for the connection.
+async fn credentials(
+    state: &SharedState,
+    provider: &Provider,
+    account: &ConnectedAccount,
+    connection: &Connection,
+) -> Result<Map<String, Value>, Error> {
+    if provider.auth.kind != AuthType::Oauth2ClientCredentials {
+        return open_credentials(state, account);
+    }
+    let managed = connection
+        .managed
+        .then(|| state.config.managed_oauth_apps.get(&provider.key))
+        .flatten()
+        .map(|app| ClientCredentials {
+            client_id: app.client_id.clone(),
+            client_secret: app.client_secret.clone(),
+        });
+    let skew = Duration::from_secs(state.config.token_refresh_skew_s);
+    let token = state
+        .client_tokens
+        .get(
+            &state.upstream,
+            &state.vault,
+            provider,
+            connection,
+            managed,
+            skew,
+        )
+        .await?;
+    Ok(Map::from_iter([(
+        "access_token".to_owned(),
+        Value::String(token),
+    )]))
 }
 
 /// Time past a call's deadline before the backstop timeout cuts it.

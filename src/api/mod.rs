@@ -47,6 +47,8 @@ pub struct AppState {
     pub upstream: Upstream,
     pub metrics: Metrics,
     pub api_keys: ApiKeys,
+    /// Access tokens of client-credentials connections.
+    pub client_tokens: crate::auth::ClientTokens,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -16,7 +16,8 @@ use serde_json::Value;
 
 pub use paginate::Pager;
 pub use render::{
-    CallContext, REDACTED, RenderedRequest, RequestBody, render, validate_parameters,
+    CallContext, REDACTED, RenderedRequest, RequestBody, render, render_auth_url,
+    validate_parameters,
 };
 pub use response::{ProviderResponse, check, map_output};
 

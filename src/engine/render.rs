@@ -130,6 +130,33 @@ pub fn render(
     Ok(request)
 }
 
+/// Renders an auth endpoint (`token_url`, …) with the connection's config.
+pub fn render_auth_url(
+    provider: &Provider,
+    url: &Text,
+    connection_config: &Map<String, Value>,
+) -> Result<String, Error> {
+    let ctx = CallContext {
+        connection_config: Some(connection_config),
+        ..CallContext::default()
+    };
+    let jinja = context(&Value::Object(Map::new()), &ctx, None);
+    let text = render_text(&provider.templates, url, &jinja).map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidRequest,
+            "the connection lacks a config value this provider's auth endpoints need",
+        )
+        .with_provider(&provider.key)
+    })?;
+    url_policy::check_base(&text).map_err(|m| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("{}: auth endpoint {m}", provider.key),
+        )
+    })?;
+    Ok(text)
+}
+
 /// Checks `params` against the tool's schema, reporting every failing field.
 pub fn validate_parameters(tool: &Tool, params: &Value) -> Result<(), Error> {
     if !params.is_object() {

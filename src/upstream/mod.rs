@@ -353,6 +353,34 @@ impl Upstream {
         }
     }
 
+    /// Sends a request built elsewhere (OAuth token requests) once, reading
+    /// the bounded response. Transport failures are `upstream_unavailable`.
+    pub async fn exchange(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let host = request.uri().host().unwrap_or_default().to_owned();
+        let (mut parts, body) = request.into_parts();
+        parts
+            .headers
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.user_agent.clone());
+        let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let unavailable =
+            |what: &str| Error::new(ErrorCode::UpstreamUnavailable, format!("{what} {host}"));
+        let response = self.client.request(request).await.map_err(|e| {
+            tracing::warn!(host, error = %error_chain(&e), "token endpoint transport error");
+            unavailable("could not reach the token endpoint at")
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, self.max_response_bytes)
+            .collect()
+            .await
+            .map_err(|_| unavailable("the response broke off or was too large from"))?
+            .to_bytes();
+        Ok(http::Response::from_parts(parts, body.to_vec()))
+    }
+
     /// Sends one request and reads the whole (bounded) response.
     async fn attempt(
         &self,

@@ -1,0 +1,170 @@
+//! Credentials for calls: opened from the vault, or obtained from a token
+//! endpoint.
+//!
+//! `oauth2_client_credentials` providers need no user authorization: the
+//! connection's client id and secret buy an access token (RFC 6749 section
+//! 4.4), which is cached per connection until shortly before it expires.
+//! Fetching is single-flight: however many calls find the token missing or
+//! stale at once, one request goes to the token endpoint and the others wait
+//! for its answer.
+
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use oauth2::Scope;
+use serde_json::{Map, Value};
+
+use crate::engine;
+use crate::error::{Error, ErrorCode};
+use crate::registry::Provider;
+use crate::store::Connection;
+use crate::upstream::Upstream;
+use crate::vault::Vault;
+use token::{ClientCredentials, read_tokens, token_client, token_error};
+
+/// How long a token endpoint may take to answer.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Access tokens of client-credentials connections, per process.
+#[derive(Default)]
+pub struct ClientTokens {
+    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    access_token: String,
+    /// When to stop using it (expiry minus the skew); `None` never expires.
+    fresh_until: Option<Instant>,
+}
+
+impl ClientTokens {
+    /// A valid access token for `connection`, fetched when missing or stale.
+    pub async fn get(
+        &self,
+        upstream: &Upstream,
+        vault: &Vault,
+        provider: &Provider,
+        connection: &Connection,
+        client: Option<ClientCredentials>,
+        skew: Duration,
+    ) -> Result<String, Error> {
+        let slot = self.slot(connection);
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.fresh_until.is_none_or(|t| Instant::now() < t)
+        {
+            return Ok(token.access_token.clone());
+        }
+        let client = match client {
+            Some(c) => c,
+            None => connection_client(vault, provider, connection)?,
+        };
+        let tokens = fetch(upstream, provider, connection, &client).await?;
+        let fresh_until = tokens
+            .expires_in
+            .map(|e| Instant::now() + e.saturating_sub(skew));
+        *cached = Some(CachedToken {
+            access_token: tokens.access_token.clone(),
+            fresh_until,
+        });
+        Ok(tokens.access_token)
+    }
+
+    /// Forgets `stale` (a token the provider refused), unless another call
+    /// has replaced it already.
+    pub async fn invalidate(&self, connection: &Connection, stale: &str) {
+        let slot = self.slot(connection);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|t| t.access_token == stale) {
+            *cached = None;
+        }
+    }
+
+    /// The slot of a connection; an update of the connection (new secret,
+    /// new scopes) gets a fresh slot.
+    fn slot(&self, connection: &Connection) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
+        let key = format!("{}@{}", connection.id, connection.updated_at);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.retain(|k, _| !k.starts_with(&format!("{}@", connection.id)) || *k == key);
+        slots.entry(key).or_default().clone()
+    }
+}
+
+/// The connection's own client id and secret.
+pub fn connection_client(
+    vault: &Vault,
+    provider: &Provider,
+    connection: &Connection,
+) -> Result<ClientCredentials, Error> {
+    let missing = || {
+        Error::new(
+            ErrorCode::InvalidRequest,
+            "the connection has no client_id and client_secret for this provider",
+        )
+        .with_provider(&provider.key)
+    };
+    let sealed = connection.secret.as_ref().ok_or_else(missing)?;
+    let bytes = vault.open(sealed).map_err(|e| {
+        tracing::error!(connection = %connection.id, error = %e, "cannot open connection credentials");
+        Error::new(ErrorCode::Internal, "the connection's credentials cannot be read")
+    })?;
+    let map: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| missing())?;
+    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(ClientCredentials {
+        client_id: text("client_id").ok_or_else(missing)?,
+        client_secret: text("client_secret").ok_or_else(missing)?,
+    })
+}
+
+/// One client-credentials grant.
+async fn fetch(
+    upstream: &Upstream,
+    provider: &Provider,
+    connection: &Connection,
+    client: &ClientCredentials,
+) -> Result<token::Tokens, Error> {
+    let token_url = provider.auth.token_url.as_ref().ok_or_else(|| {
+        Error::new(ErrorCode::Internal, "the provider has no token_url")
+            .with_provider(&provider.key)
+    })?;
+    let url = engine::render_auth_url(provider, token_url, &connection.config)?;
+    let oauth = token_client(provider, client, &url)?;
+    let mut request = oauth
+        .exchange_client_credentials()
+        .add_scopes(scopes(provider, connection).into_iter().map(Scope::new));
+    for (k, v) in &provider.auth.token_params {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let http = token::http_client(upstream, TOKEN_TIMEOUT);
+    let response = request
+        .request_async(&http)
+        .await
+        .map_err(|e| token_error(&provider.key, e))?;
+    read_tokens(response.raw(), &provider.auth.token_response).ok_or_else(|| {
+        Error::new(
+            ErrorCode::ProviderError,
+            "the token endpoint's answer holds no access token",
+        )
+        .with_provider(&provider.key)
+    })
+}
+
+/// The provider's default scopes and the connection's, without repeats.
+pub fn scopes(provider: &Provider, connection: &Connection) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for s in provider
+        .auth
+        .default_scopes
+        .iter()
+        .chain(&connection.scopes)
+    {
+        if !all.contains(s) {
+            all.push(s.clone());
+        }
+    }
+    all
+}

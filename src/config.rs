@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use std::collections::BTreeMap;
 
+use crate::auth::token::ClientCredentials;
 use crate::registry::Overrides;
 use crate::upstream::UpstreamConfig;
 
@@ -37,7 +38,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub upstream: UpstreamConfig,
     /// Operator-level OAuth apps for `managed: true` connections, by provider.
-    pub managed_oauth_apps: BTreeMap<String, ManagedOAuthApp>,
+    pub managed_oauth_apps: BTreeMap<String, ClientCredentials>,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
     /// Requests per second (and burst) each API key may send; none by default.
@@ -53,23 +54,6 @@ pub struct RateQuotaConfig {
     pub requests_per_second: f64,
     #[serde(default)]
     pub burst: Option<u32>,
-}
-
-/// An OAuth client the operator shares with `managed` connections.
-#[derive(Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManagedOAuthApp {
-    pub client_id: String,
-    pub client_secret: String,
-}
-
-impl std::fmt::Debug for ManagedOAuthApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ManagedOAuthApp")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

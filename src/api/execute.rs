@@ -16,7 +16,6 @@ use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, Json, invalid, not_found, request_id};
 use super::{SharedState, now as now_text};
-use crate::auth::token::ClientCredentials;
 use crate::catalog::LLM_SEPARATOR;
 use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
@@ -57,7 +56,13 @@ pub async fn execute(
     let tool = resolve_tool(provider, &body.tool)?;
     let params = body.parameters.unwrap_or_else(|| Value::Object(Map::new()));
 
-    let result = run(&state, provider, tool, &account, &connection, &params).await;
+    let target = Target {
+        provider,
+        tool,
+        account: &account,
+        connection: &connection,
+    };
+    let result = run(&state, target, &params).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) => e.code.as_str(),
@@ -118,15 +123,27 @@ fn record_use(state: &SharedState, account: &ConnectedAccount) {
     });
 }
 
+/// What a call acts on, once resolved.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    provider: &'a Provider,
+    tool: &'a Tool,
+    account: &'a ConnectedAccount,
+    connection: &'a Connection,
+}
+
 /// Runs the call once the account and tool are known.
 async fn run(
     state: &SharedState,
-    provider: &Provider,
-    tool: &Tool,
-    account: &ConnectedAccount,
-    connection: &Connection,
+    target: Target<'_>,
     params: &Value,
 ) -> Result<(engine::Execution, u32), Error> {
+    let Target {
+        provider,
+        tool,
+        account,
+        connection,
+    } = target;
     if account.status != AccountStatus::Active {
         let reason = account
             .status_reason
@@ -161,22 +178,11 @@ async fn run(
             .rate_limit(&provider.key, provider.rate_limit.as_ref()),
     };
     let attempts = AtomicU32::new(0);
-    let fetched = provider.auth.kind == AuthType::Oauth2ClientCredentials;
-    let credentials = credentials(state, provider, account, connection).await?;
-    let mut result = call_once(
-        state,
-        provider,
-        tool,
-        account,
-        connection,
-        params,
-        &credentials,
-        &plan,
-        &attempts,
-    )
-    .await;
+    let credentials = credentials(state, target).await?;
+    let mut result = call_once(state, target, params, &credentials, &plan, &attempts).await;
     // A fetched token the provider refuses (expired early, revoked) is
     // replaced once, and the call made once more.
+    let fetched = provider.auth.kind == AuthType::Oauth2ClientCredentials;
     if fetched
         && result
             .as_ref()
@@ -187,31 +193,24 @@ async fn run(
             .and_then(Value::as_str)
             .unwrap_or_default();
         state.client_tokens.invalidate(connection, stale).await;
-        let fresh = self::credentials(state, provider, account, connection).await?;
-        result = call_once(
-            state, provider, tool, account, connection, params, &fresh, &plan, &attempts,
-        )
-        .await;
+        let fresh = self::credentials(state, target).await?;
+        result = call_once(state, target, params, &fresh, &plan, &attempts).await;
     }
     result.map(|e| (e, attempts.load(Ordering::Relaxed)))
 }
 
 /// One run of the engine with `credentials`, within the plan's deadline.
-#[allow(clippy::too_many_arguments)]
 async fn call_once(
     state: &SharedState,
-    provider: &Provider,
-    tool: &Tool,
-    account: &ConnectedAccount,
-    connection: &Connection,
+    target: Target<'_>,
     params: &Value,
     credentials: &Map<String, Value>,
     plan: &CallPlan<'_>,
     attempts: &AtomicU32,
 ) -> Result<engine::Execution, Error> {
     let ctx = CallContext {
-        connection_config: Some(&connection.config),
-        account_config: Some(&account.config),
+        connection_config: Some(&target.connection.config),
+        account_config: Some(&target.account.config),
         credentials: Some(credentials),
     };
     let send = |req| async move {
@@ -221,7 +220,7 @@ async fn call_once(
     };
     // The upstream layer keeps within the deadline; this is the backstop.
     let remaining = plan.deadline.saturating_duration_since(Instant::now());
-    let call = engine::execute(provider, tool, params, &ctx, send);
+    let call = engine::execute(target.provider, target.tool, params, &ctx, send);
     match tokio::time::timeout(remaining + DEADLINE_GRACE, call).await {
         Ok(result) => result,
         Err(_) => Err(Error::new(
@@ -236,23 +235,20 @@ async fn call_once(
 
 /// The credentials a call injects: the account's own, or for client
 /// credentials providers a token fetched for the connection.
-async fn credentials(
-    state: &SharedState,
-    provider: &Provider,
-    account: &ConnectedAccount,
-    connection: &Connection,
-) -> Result<Map<String, Value>, Error> {
+async fn credentials(state: &SharedState, target: Target<'_>) -> Result<Map<String, Value>, Error> {
+    let Target {
+        provider,
+        account,
+        connection,
+        ..
+    } = target;
     if provider.auth.kind != AuthType::Oauth2ClientCredentials {
         return open_credentials(state, account);
     }
     let managed = connection
         .managed
-        .then(|| state.config.managed_oauth_apps.get(&provider.key))
-        .flatten()
-        .map(|app| ClientCredentials {
-            client_id: app.client_id.clone(),
-            client_secret: app.client_secret.clone(),
-        });
+        .then(|| state.config.managed_oauth_apps.get(&provider.key).cloned())
+        .flatten();
     let skew = Duration::from_secs(state.config.token_refresh_skew_s);
     let token = state
         .client_tokens

@@ -39,8 +39,10 @@ pub type TokenClient = oauth2::Client<
     EndpointSet,
 >;
 
-/// An app's OAuth client credentials.
-#[derive(Clone)]
+/// An app's OAuth client credentials (a connection's, or an operator's
+/// shared app from config `managed_oauth_apps`).
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientCredentials {
     pub client_id: String,
     pub client_secret: String,

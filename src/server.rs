@@ -140,10 +140,9 @@ fn spawn_upkeep(upstream: Upstream) {
 /// `switchboard serve`: logs, binds, serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
     init_logging(config.log_format);
+    let mut config = config;
     let listen = config.listen.clone();
     let data_dir = config.data_dir.clone();
-    let gateway = Gateway::start(config).await?;
-    let shutdown = shutdown_signal();
     let listener = TcpListener::bind(&listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -154,6 +153,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(listen);
+    // OAuth redirect URIs are built on the public URL; without one, the
+    // address actually bound serves local use.
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let gateway = Gateway::start(config).await?;
+    let shutdown = shutdown_signal();
     let state = &gateway.state;
     let registry = state.specs.current();
     if let Some(key) = &gateway.generated_api_key {

@@ -150,7 +150,7 @@ async fn run(
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default();
-        return Err(Error::new(
+        let mut err = Error::new(
             ErrorCode::ReauthorizationRequired,
             format!(
                 "the account is {}{reason}; the user must connect it again",
@@ -158,7 +158,14 @@ async fn run(
             ),
         )
         .with_detail("status", account.status.as_str())
-        .with_detail("connected_account_id", account.id.as_str()));
+        .with_detail("connected_account_id", account.id.as_str());
+        // A fresh link the app or agent can hand to the user right away.
+        if provider.auth.kind == AuthType::Oauth2
+            && let Some(url) = super::oauth::link_for(state, provider, connection, account).await
+        {
+            err = err.with_detail("auth_url", url);
+        }
+        return Err(err);
     }
 
     let budget = Duration::from_millis(

@@ -15,6 +15,7 @@ pub mod envelope;
 mod execute;
 mod health;
 mod lists;
+mod oauth;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -126,6 +127,7 @@ pub fn router(state: SharedState) -> Router {
             "/connected-accounts/{id}/credentials",
             post(accounts::set_credentials),
         )
+        .route("/connected-accounts/{id}/auth-url", post(oauth::auth_url))
         .route("/providers", get(catalog::providers))
         .route("/providers/{provider}", get(catalog::provider))
         .route("/tools", get(catalog::tools))
@@ -136,6 +138,8 @@ pub fn router(state: SharedState) -> Router {
         ));
     Router::new()
         .nest("/v1", v1)
+        // The provider's redirect: its `state` authenticates it, not a key.
+        .route("/v1/oauth/callback", get(oauth::callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -8,6 +8,7 @@
 //! stale at once, one request goes to the token endpoint and the others wait
 //! for its answer.
 
+pub mod flow;
 pub mod token;
 
 use std::collections::HashMap;

@@ -48,6 +48,8 @@ struct Scope<'a> {
 
 struct Compiler<'a> {
     diags: Diagnostics<'a>,
+    /// Operator origin rewrites (`provider_overrides.*.origins`).
+    origins: std::collections::BTreeMap<String, String>,
     /// Config values used by the templates compiled since the last reset.
     uses: ConfigUses,
     templates: TemplateSetBuilder,
@@ -70,6 +72,7 @@ pub(super) fn compile(
     diags.list = problems;
     let mut c = Compiler {
         diags,
+        origins: overrides.map(|o| o.origins.clone()).unwrap_or_default(),
         uses: ConfigUses::default(),
         templates: TemplateSetBuilder::default(),
         connection_config: spec.connection_config.keys().cloned().collect(),
@@ -300,6 +303,8 @@ impl Compiler<'_> {
 
     /// An absolute URL field (base_url, auth endpoints).
     fn url(&mut self, pointer: &str, source: &str, scope: Scope<'_>) -> Option<Text> {
+        let rewritten = self.rewrite_origin(source);
+        let source = rewritten.as_str();
         if uses_safe_filter(source) {
             self.diags.at(
                 pointer,
@@ -319,6 +324,20 @@ impl Compiler<'_> {
             return None;
         }
         Some(text)
+    }
+
+    /// `source` with an overridden origin replaced (`https://a.example/x` →
+    /// `http://127.0.0.1:9000/x`).
+    fn rewrite_origin(&self, source: &str) -> String {
+        for (from, to) in &self.origins {
+            let from = from.trim_end_matches('/');
+            if let Some(rest) = source.strip_prefix(from)
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                return format!("{}{rest}", to.trim_end_matches('/'));
+            }
+        }
+        source.to_owned()
     }
 
     // === auth ===

@@ -47,6 +47,10 @@ pub struct ProviderOverride {
     pub refresh_url: Option<String>,
     #[serde(default)]
     pub revoke_url: Option<String>,
+    /// Every literal URL of the provider on an origin listed here (base,
+    /// auth endpoints, discovery) goes to the given origin instead.
+    #[serde(default)]
+    pub origins: BTreeMap<String, String>,
 }
 
 /// Overrides by provider key.

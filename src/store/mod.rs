@@ -368,6 +368,130 @@ impl Store {
         self.get_account(id).await
     }
 
+    // === OAuth states ===
+
+    pub async fn insert_oauth_state(&self, st: &OAuthState) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&st.state_hash)
+        .bind(&st.account_id)
+        .bind(st.redirect_url.clone())
+        .bind(st.code_verifier.clone())
+        .bind(json_text(&st.scopes))
+        .bind(&st.created_at)
+        .bind(st.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_oauth_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<OAuthState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at \
+             FROM oauth_states WHERE state_hash = $1",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(OAuthState {
+                state_hash: r.try_get("state_hash")?,
+                account_id: r.try_get("account_id")?,
+                redirect_url: r.try_get("redirect_url")?,
+                code_verifier: r.try_get("code_verifier")?,
+                scopes: json_column(&r, "scopes")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks a state used, if it is unused and unexpired: true for exactly
+    /// one caller, whatever the number of replicas.
+    pub async fn use_oauth_state(
+        &self,
+        state_hash: &str,
+        now: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE oauth_states SET used_at = $1 WHERE state_hash = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(now)
+        .bind(state_hash)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Drops states that expired before `before_ms`.
+    pub async fn purge_oauth_states(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Stores an account's new authorization: sealed credentials, granted
+    /// scopes, discovered config; the account becomes active.
+    pub async fn authorize_account(
+        &self,
+        id: &str,
+        sealed: &str,
+        expires_at: Option<i64>,
+        scopes: &[String],
+        config: &Map<String, Value>,
+        now: &str,
+    ) -> Result<Option<ConnectedAccount>, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE connected_accounts SET credentials = $1, credentials_expires_at = $2, scopes = $3, config = $4, \
+             status = 'active', status_reason = NULL, status_changed_at = $5, updated_at = $5 WHERE id = $6",
+        )
+        .bind(sealed)
+        .bind(expires_at)
+        .bind(json_text(&scopes))
+        .bind(json_text(config))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.get_account(id).await
+    }
+
+    /// Records why an authorization did not complete, leaving the status.
+    pub async fn set_status_reason(
+        &self,
+        id: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connected_accounts SET status_reason = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Records a use of the account (for idle-account upkeep).
     pub async fn touch_account(&self, id: &str, now: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE connected_accounts SET last_used_at = $1 WHERE id = $2")
@@ -386,6 +510,31 @@ impl Store {
             .await?
             .rows_affected();
         Ok(n > 0)
+    }
+}
+
+/// A pending authorization (see migration 0002).
+#[derive(Clone, PartialEq)]
+pub struct OAuthState {
+    pub state_hash: String,
+    pub account_id: String,
+    pub redirect_url: Option<String>,
+    /// Sealed PKCE verifier.
+    pub code_verifier: Option<String>,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    pub used_at: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthState")
+            .field("account_id", &self.account_id)
+            .field("expires_at", &self.expires_at)
+            .field("used", &self.used_at.is_some())
+            .finish_non_exhaustive()
     }
 }
 

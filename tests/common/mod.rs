@@ -194,6 +194,9 @@ impl TestGateway {
                 },
             );
         }
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        config.public_url = Some(base.clone());
         if let Some(f) = &setup.configure {
             f(&mut config);
         }
@@ -201,8 +204,6 @@ impl TestGateway {
             .await
             .expect("the gateway starts");
         let state = gateway.state.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
             gateway

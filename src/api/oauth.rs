@@ -1,0 +1,307 @@
+//! Connecting OAuth 2.0 accounts: `POST /v1/connected-accounts/{id}/auth-url`
+//! and the provider's redirect back, `GET /v1/oauth/callback`.
+//!
+//! The callback carries no API key: its `state` authenticates it. It ends in
+//! a redirect to the app's `redirect_url` (with `connected_account_id` and
+//! `status`) or, without one, in a small result page.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::envelope::{ApiResult, Query, invalid, not_found};
+use super::{SharedState, now};
+use crate::auth::flow::{self, OAuthEnv, StateProblem};
+use crate::error::Error;
+use crate::registry::Provider;
+use crate::store::{ConnectedAccount, Connection};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthUrlRequest {
+    #[serde(default)]
+    redirect_url: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// The gateway's OAuth callback URL.
+pub fn redirect_uri(state: &SharedState) -> String {
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+    format!("{}/v1/oauth/callback", base.trim_end_matches('/'))
+}
+
+/// The flow's view of the gateway for `provider`.
+pub fn env<'a>(state: &'a SharedState, provider: &Provider) -> OAuthEnv<'a> {
+    OAuthEnv {
+        store: &state.store,
+        vault: &state.vault,
+        upstream: &state.upstream,
+        redirect_uri: redirect_uri(state),
+        managed: state.config.managed_oauth_apps.get(&provider.key).cloned(),
+    }
+}
+
+/// A fresh authorization link for an account, for `details.auth_url`.
+pub async fn link_for(
+    state: &SharedState,
+    provider: &Provider,
+    connection: &Connection,
+    account: &ConnectedAccount,
+) -> Option<String> {
+    match flow::begin(
+        &env(state, provider),
+        provider,
+        connection,
+        account,
+        None,
+        &[],
+    )
+    .await
+    {
+        Ok(link) => Some(link.url),
+        Err(e) => {
+            tracing::warn!(account = %account.id, error = %e, "no authorization link for the account");
+            None
+        }
+    }
+}
+
+pub async fn auth_url(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::Json<Value>> {
+    // The body is optional: no body means no redirect URL and no extra scopes.
+    let body: AuthUrlRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        AuthUrlRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| invalid(format!("the body does not fit this endpoint: {e}")))?
+    };
+    if let Some(url) = &body.redirect_url {
+        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(invalid("redirect_url must be an absolute http(s) URL"));
+        }
+    }
+    let (account, connection) = state
+        .store
+        .get_account_with_connection(&id)
+        .await?
+        .ok_or_else(|| not_found(format!("no connected account `{id}`")))?;
+    let registry = state.specs.current();
+    let provider = registry
+        .provider(&account.provider)
+        .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
+    let scopes = body.scopes.unwrap_or_default();
+    let link = flow::begin(
+        &env(&state, provider),
+        provider,
+        &connection,
+        &account,
+        body.redirect_url,
+        &scopes,
+    )
+    .await?;
+    let expires =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(link.expires_at) * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+    Ok(axum::Json(
+        json!({"url": link.url, "state_expires_at": expires}),
+    ))
+}
+
+pub async fn callback(
+    State(state): State<SharedState>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Authorization failed",
+            StateProblem::Unknown.message(),
+        );
+    };
+    let accepted = match flow::accept_state(&state.store, raw_state).await {
+        Ok(Ok(accepted)) => accepted,
+        Ok(Err(problem)) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Authorization failed",
+                problem.message(),
+            );
+        }
+        Err(e) => {
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Authorization failed",
+                &e.message,
+            );
+        }
+    };
+    let redirect = accepted.state.redirect_url.clone();
+    let account_id = accepted.state.account_id.clone();
+    let finish = |status: &str, error: Option<&str>, message: &str| match &redirect {
+        Some(url) => back_to_app(url, &account_id, status, error),
+        None => {
+            let code = if status == "active" {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let title = if status == "active" {
+                "Account connected"
+            } else {
+                "Authorization failed"
+            };
+            page(code, title, message)
+        }
+    };
+
+    if let Some(error) = q.error.as_deref() {
+        let reason = match q.error_description.as_deref() {
+            Some(d) => format!("{error}: {d}"),
+            None => error.to_owned(),
+        };
+        let _ = state
+            .store
+            .set_status_reason(&account_id, &reason, &now())
+            .await;
+        let status = if error == "access_denied" {
+            "denied"
+        } else {
+            "error"
+        };
+        return finish(
+            status,
+            Some(error),
+            "The authorization was not granted. You can close this page.",
+        );
+    }
+    let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
+        return finish(
+            "error",
+            Some("invalid_request"),
+            "The provider sent no authorization code.",
+        );
+    };
+    match complete(&state, &accepted, code).await {
+        Ok(_) => finish(
+            "active",
+            None,
+            "The account is connected. You can close this page.",
+        ),
+        Err(e) => {
+            tracing::warn!(account = %account_id, error = %e, "authorization did not complete");
+            let _ = state
+                .store
+                .set_status_reason(&account_id, &e.message, &now())
+                .await;
+            let code = e
+                .details
+                .get("provider_code")
+                .and_then(Value::as_str)
+                .unwrap_or(e.code.as_str())
+                .to_owned();
+            finish("error", Some(&code), &e.message)
+        }
+    }
+}
+
+async fn complete(
+    state: &SharedState,
+    accepted: &flow::AcceptedState,
+    code: &str,
+) -> Result<ConnectedAccount, Error> {
+    let (account, connection) = state
+        .store
+        .get_account_with_connection(&accepted.state.account_id)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            Error::new(
+                crate::error::ErrorCode::NotFound,
+                "the account no longer exists",
+            )
+        })?;
+    let registry = state.specs.current();
+    let provider = registry.provider(&account.provider).ok_or_else(|| {
+        Error::new(
+            crate::error::ErrorCode::NotFound,
+            "the account's provider is not loaded",
+        )
+    })?;
+    flow::complete(&env(state, provider), provider, &connection, accepted, code).await
+}
+
+/// A 303 to the app's page with the outcome in the query.
+fn back_to_app(url: &str, account_id: &str, status: &str, error: Option<&str>) -> Response {
+    let Ok(mut target) = url::Url::parse(url) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Authorization failed",
+            "The return address is not valid.",
+        );
+    };
+    {
+        let mut q = target.query_pairs_mut();
+        q.append_pair("connected_account_id", account_id);
+        q.append_pair("status", status);
+        if let Some(e) = error {
+            q.append_pair("error", e);
+        }
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, target.to_string())],
+    )
+        .into_response()
+}
+
+/// A small self-contained result page; every text is escaped.
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <meta name=\"viewport\" content=\"width=device-width\"></head>\
+         <body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto\">\
+         <h1>{t}</h1><p>{m}</p></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,365 @@
+//! The OAuth 2.0 authorization code flow (RFC 6749 section 4.1, with PKCE
+//! from RFC 7636 where the spec asks for it).
+//!
+//! [`begin`] hands out an authorization URL whose `state` is random,
+//! single-use, bound to one account and expiring; only its SHA-256 is
+//! stored. [`complete`] takes the provider's redirect: it checks the state
+//! (and uses it up atomically, so a replayed callback finds it used, on any
+//! replica), exchanges the code, reads the tokens with the spec's
+//! `token_response` paths, discovers the account's config values, and
+//! activates the account.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, StandardRevocableToken,
+};
+use rand::RngCore;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::token::{ClientCredentials, RawTokenResponse, read_tokens, token_client, token_error};
+use crate::engine;
+use crate::error::{Error, ErrorCode};
+use crate::registry::Provider;
+use crate::spec::AuthType;
+use crate::store::{ConnectedAccount, Connection, OAuthState, Store};
+use crate::upstream::Upstream;
+use crate::vault::Vault;
+
+/// How long an authorization URL stays usable.
+pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// How long token and discovery requests may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+type AuthClient = oauth2::Client<
+    BasicErrorResponse,
+    RawTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+>;
+
+/// What the flow needs from the gateway.
+pub struct OAuthEnv<'a> {
+    pub store: &'a Store,
+    pub vault: &'a Vault,
+    pub upstream: &'a Upstream,
+    /// The gateway's callback URL, registered with the provider.
+    pub redirect_uri: String,
+    /// The operator's app for `managed` connections of this provider.
+    pub managed: Option<ClientCredentials>,
+}
+
+/// An authorization URL to hand to the user.
+#[derive(Debug, Clone)]
+pub struct AuthorizationLink {
+    pub url: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// Creates an authorization URL for `account` (see module docs).
+pub async fn begin(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    account: &ConnectedAccount,
+    redirect_url: Option<String>,
+    extra_scopes: &[String],
+) -> Result<AuthorizationLink, Error> {
+    if provider.auth.kind != AuthType::Oauth2 {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "provider `{}` does not use OAuth 2.0 authorization",
+                provider.key
+            ),
+        ));
+    }
+    let client = client_of(env, provider, connection)?;
+    let authorization_url =
+        provider.auth.authorization_url.as_ref().ok_or_else(|| {
+            Error::new(ErrorCode::Internal, "the provider has no authorization_url")
+        })?;
+    let auth_url = engine::render_auth_url(provider, authorization_url, &connection.config)?;
+    let mut scopes = super::scopes(provider, connection);
+    for s in extra_scopes {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+
+    let mut raw_state = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw_state);
+    let state = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw_state);
+    let oauth: AuthClient = oauth2::Client::new(ClientId::new(client.client_id.clone()))
+        .set_auth_uri(AuthUrl::new(auth_url).map_err(|_| invalid_endpoint(provider))?)
+        .set_redirect_uri(
+            RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+        );
+    let mut request = oauth.authorize_url(|| CsrfToken::new(state.clone()));
+    if !scopes.is_empty() {
+        // Joined here: providers disagree on the separator (Slack: ",").
+        request = request.add_extra_param("scope", scopes.join(&provider.auth.scope_separator));
+    }
+    for (k, v) in &provider.auth.authorization_params {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let mut code_verifier = None;
+    if provider.auth.pkce {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        request = request.set_pkce_challenge(challenge);
+        code_verifier = Some(env.vault.seal(verifier.secret().as_bytes()));
+    }
+    let (url, _) = request.url();
+
+    let now = time::OffsetDateTime::now_utc();
+    let expires_at = unix_ms(now) + STATE_TTL.as_millis() as i64;
+    env.store
+        .insert_oauth_state(&OAuthState {
+            state_hash: hash_state(&state),
+            account_id: account.id.clone(),
+            redirect_url,
+            code_verifier,
+            scopes,
+            created_at: crate::api::now(),
+            expires_at,
+            used_at: None,
+        })
+        .await
+        .map_err(internal)?;
+    Ok(AuthorizationLink {
+        url: url.to_string(),
+        expires_at,
+    })
+}
+
+/// Why a callback's state was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateProblem {
+    Unknown,
+    Used,
+    Expired,
+}
+
+impl StateProblem {
+    pub fn message(self) -> &'static str {
+        match self {
+            StateProblem::Unknown => "This authorization link is not valid.",
+            StateProblem::Used => "This authorization link was used already. Ask for a new one.",
+            StateProblem::Expired => "This authorization link has expired. Ask for a new one.",
+        }
+    }
+}
+
+/// A callback whose state checks out, ready to complete.
+pub struct AcceptedState {
+    pub state: OAuthState,
+}
+
+/// Checks the state of a callback and uses it up.
+pub async fn accept_state(
+    store: &Store,
+    state: &str,
+) -> Result<Result<AcceptedState, StateProblem>, Error> {
+    let hash = hash_state(state);
+    let Some(row) = store.get_oauth_state(&hash).await.map_err(internal)? else {
+        return Ok(Err(StateProblem::Unknown));
+    };
+    if row.used_at.is_some() {
+        return Ok(Err(StateProblem::Used));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if row.expires_at <= unix_ms(now) {
+        return Ok(Err(StateProblem::Expired));
+    }
+    if !store
+        .use_oauth_state(&hash, &crate::api::now(), unix_ms(now))
+        .await
+        .map_err(internal)?
+    {
+        return Ok(Err(StateProblem::Used));
+    }
+    Ok(Ok(AcceptedState { state: row }))
+}
+
+/// Exchanges the code and activates the account.
+pub async fn complete(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    accepted: &AcceptedState,
+    code: &str,
+) -> Result<ConnectedAccount, Error> {
+    let client = client_of(env, provider, connection)?;
+    let token_url = provider
+        .auth
+        .token_url
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no token_url"))?;
+    let url = engine::render_auth_url(provider, token_url, &connection.config)?;
+    let oauth = token_client(provider, &client, &url)?.set_redirect_uri(
+        RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+    );
+    let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
+    if let Some(sealed) = &accepted.state.code_verifier {
+        let verifier = env.vault.open(sealed).map_err(|_| {
+            Error::new(
+                ErrorCode::Internal,
+                "the authorization's PKCE verifier cannot be read",
+            )
+        })?;
+        request = request.set_pkce_verifier(PkceCodeVerifier::new(
+            String::from_utf8_lossy(&verifier).into_owned(),
+        ));
+    }
+    for (k, v) in &provider.auth.token_params {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    let http = super::token::http_client(env.upstream, REQUEST_TIMEOUT);
+    let response = request
+        .request_async(&http)
+        .await
+        .map_err(|e| token_error(&provider.key, e))?;
+    let tokens = read_tokens(response.raw(), &provider.auth.token_response).ok_or_else(|| {
+        Error::new(
+            ErrorCode::ProviderError,
+            "the token endpoint's answer holds no access token",
+        )
+        .with_provider(&provider.key)
+    })?;
+
+    let config = discover(env, provider, connection, &tokens.access_token).await?;
+    let granted: Vec<String> = match &tokens.scope {
+        Some(s) => s
+            .split([' ', ','])
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => accepted.state.scopes.clone(),
+    };
+    let mut credentials = Map::new();
+    credentials.insert("access_token".into(), json!(tokens.access_token));
+    if let Some(r) = &tokens.refresh_token {
+        credentials.insert("refresh_token".into(), json!(r));
+    }
+    if let Some(t) = &tokens.token_type {
+        credentials.insert("token_type".into(), json!(t));
+    }
+    let sealed = env
+        .vault
+        .seal(Value::Object(credentials).to_string().as_bytes());
+    let expires_at = tokens
+        .expires_in
+        .map(|e| unix_ms(time::OffsetDateTime::now_utc()) + e.as_millis() as i64);
+    env.store
+        .authorize_account(
+            &accepted.state.account_id,
+            &sealed,
+            expires_at,
+            &granted,
+            &config,
+            &crate::api::now(),
+        )
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
+}
+
+/// Finds the account's config values the spec declares with `discover`.
+async fn discover(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    access_token: &str,
+) -> Result<Map<String, Value>, Error> {
+    let mut config = Map::new();
+    for (name, field) in &provider.auth.account_config {
+        let Some((url, path)) = &field.discover else {
+            continue;
+        };
+        let url = engine::render_auth_url(provider, url, &connection.config)?;
+        let request = http::Request::get(&url)
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {access_token}"),
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|_| invalid_endpoint(provider))?;
+        let failed = |why: &str| {
+            Error::new(
+                ErrorCode::ProviderError,
+                format!("could not discover the account's `{name}`: {why}"),
+            )
+            .with_provider(&provider.key)
+        };
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
+            .await
+            .map_err(|_| failed("no answer in time"))??;
+        if !response.status().is_success() {
+            return Err(failed(&format!("HTTP {}", response.status().as_u16())));
+        }
+        let body: Value =
+            serde_json::from_slice(response.body()).map_err(|_| failed("not JSON"))?;
+        let value = path
+            .first(&body)
+            .cloned()
+            .ok_or_else(|| failed("not in the answer"))?;
+        config.insert(name.clone(), value);
+    }
+    Ok(config)
+}
+
+/// The OAuth client of a connection: its own, or the operator's when managed.
+fn client_of(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+) -> Result<ClientCredentials, Error> {
+    if connection.managed {
+        return env.managed.clone().ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidRequest,
+                format!("no managed OAuth app is configured for `{}`", provider.key),
+            )
+        });
+    }
+    super::connection_client(env.vault, provider, connection)
+}
+
+/// The stored form of a state: its SHA-256, hex.
+fn hash_state(state: &str) -> String {
+    Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn unix_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn invalid_endpoint(provider: &Provider) -> Error {
+    Error::new(
+        ErrorCode::Internal,
+        format!("{}: an OAuth endpoint is not a valid URL", provider.key),
+    )
+}
+
+fn internal(e: crate::store::StoreError) -> Error {
+    tracing::error!(error = %e, "store failure");
+    Error::new(ErrorCode::Internal, "an internal error occurred")
+}

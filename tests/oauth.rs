@@ -1,0 +1,333 @@
+//! The OAuth 2.0 authorization code flow against a local authorization
+//! server that checks what RFC 6749 and RFC 7636 require: client
+//! authentication, the exact redirect_uri, the code, the grant type and the
+//! PKCE verifier.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use common::{Backend, Setup, TestGateway, specs_dir};
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const STUDIO: &str = "tests/fixtures/oauth/studio.yaml";
+const CLIENT_ID: &str = "studio-client";
+const CLIENT_SECRET: &str = "studio-secret";
+const CODE: &str = "auth-code-1";
+
+/// What the authorization server knows about the one authorization in flight.
+#[derive(Clone, Default)]
+struct Grant {
+    challenge: Arc<Mutex<Option<String>>>,
+    redirect_uri: Arc<Mutex<Option<String>>>,
+}
+
+impl Respond for Grant {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let refuse = |error: &str, why: &str| {
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": error, "error_description": why}))
+        };
+        let expected_auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+        );
+        if request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            != Some(expected_auth.as_str())
+        {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        }
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect();
+        if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+            return refuse("unsupported_grant_type", "grant_type");
+        }
+        if form.get("code").map(String::as_str) != Some(CODE) {
+            return refuse("invalid_grant", "unknown code");
+        }
+        if form.get("redirect_uri") != self.redirect_uri.lock().unwrap().as_ref() {
+            return refuse(
+                "invalid_grant",
+                "redirect_uri differs from the authorization request",
+            );
+        }
+        // RFC 7636 4.6: BASE64URL(SHA256(verifier)) == challenge.
+        let Some(verifier) = form.get("code_verifier") else {
+            return refuse("invalid_request", "code_verifier missing");
+        };
+        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(verifier.as_bytes()));
+        if Some(computed) != *self.challenge.lock().unwrap() {
+            return refuse("invalid_grant", "PKCE verification failed");
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "authed": {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "scope": "read,write"}
+        }))
+    }
+}
+
+struct Flow {
+    gw: TestGateway,
+    mock: MockServer,
+    grant: Grant,
+    account: String,
+}
+
+async fn flow() -> Flow {
+    let mock = MockServer::start().await;
+    let grant = Grant::default();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(grant.clone())
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .and(header("authorization", "Bearer at-1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"user": "ann", "site": {"id": "site-9"}})),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/sites/site-9/"))
+        .and(header("authorization", "Bearer at-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "Ann's site"})))
+        .mount(&mock)
+        .await;
+    let uri = mock.uri();
+    let setup = Setup::new(specs_dir(&[STUDIO])).configure(move |c| {
+        let o = c.provider_overrides.entry("studio".into()).or_default();
+        o.origins
+            .insert("https://studio.example".into(), uri.clone());
+        o.origins
+            .insert("https://api.studio.example".into(), uri.clone());
+    });
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    let conn = gw
+        .connection(json!({"provider": "studio", "credentials": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}))
+        .await;
+    let account = gw.account(&conn, "ann", None).await;
+    Flow {
+        gw,
+        mock,
+        grant,
+        account,
+    }
+}
+
+/// Asks for an authorization URL and plays the authorization server's part
+/// of it: checks the URL and remembers the challenge. Returns the state.
+async fn authorize(f: &Flow, redirect_url: Option<&str>) -> String {
+    let body = match redirect_url {
+        Some(r) => json!({ "redirect_url": r }),
+        None => json!({}),
+    };
+    let (status, link) =
+        f.gw.post(
+            &format!("/v1/connected-accounts/{}/auth-url", f.account),
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    assert!(link["state_expires_at"].as_str().is_some());
+    let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        format!("{}{}", url.origin().ascii_serialization(), url.path()),
+        format!("{}/oauth/authorize", f.mock.uri())
+    );
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["redirect_uri"], f.gw.url("/v1/oauth/callback"));
+    assert_eq!(q["scope"], "read,write", "the spec's separator");
+    assert_eq!(q["access_type"], "offline");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert!(q["state"].len() >= 40, "a long random state");
+    *f.grant.challenge.lock().unwrap() = Some(q["code_challenge"].clone());
+    *f.grant.redirect_uri.lock().unwrap() = Some(q["redirect_uri"].clone());
+    q["state"].clone()
+}
+
+/// The user's browser coming back to the gateway.
+async fn callback(f: &Flow, query: &[(&str, &str)]) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    client
+        .get(f.gw.url("/v1/oauth/callback"))
+        .query(query)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> HashMap<String, String> {
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://app.example/done?"),
+        "{location}"
+    );
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_flow_with_pkce_connects_the_account() {
+    let f = flow().await;
+    let state = authorize(&f, Some("https://app.example/done")).await;
+    let response = callback(&f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = location(&response);
+    assert_eq!(back["connected_account_id"], f.account);
+    assert_eq!(back["status"], "active");
+
+    let (_, account) =
+        f.gw.get(&format!("/v1/connected-accounts/{}", f.account))
+            .await;
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["scopes"], json!(["read", "write"]));
+    assert_eq!(
+        account["config"],
+        json!({"site_id": "site-9"}),
+        "discovered after authorization"
+    );
+    assert!(!account.to_string().contains("at-1"));
+    let stored = f.gw.table_text("connected_accounts").await;
+    assert!(
+        !stored.contains("at-1") && !stored.contains("rt-1"),
+        "tokens are sealed at rest"
+    );
+
+    let (status, body) =
+        f.gw.post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": f.account, "tool": "get_site"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["name"], "Ann's site");
+
+    // The same callback again: the state is single-use.
+    let response = callback(&f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("used already"));
+    f.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_states_and_refusals_leave_the_account_unchanged() {
+    let f = flow().await;
+    for query in [
+        vec![("code", CODE), ("state", "forged")],
+        vec![("code", CODE)],
+    ] {
+        let response = callback(&f, &query).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("This authorization link is not valid."),
+            "{page}"
+        );
+    }
+
+    // Expired.
+    let state = authorize(&f, Some("https://app.example/done")).await;
+    f.gw.sql("UPDATE oauth_states SET expires_at = 0").await;
+    let response = callback(&f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("expired"));
+
+    // The user said no.
+    let state = authorize(&f, Some("https://app.example/done")).await;
+    let response = callback(
+        &f,
+        &[
+            ("error", "access_denied"),
+            ("error_description", "User said no"),
+            ("state", &state),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = location(&response);
+    assert_eq!(
+        (back["status"].as_str(), back["error"].as_str()),
+        ("denied", "access_denied")
+    );
+
+    // A wrong code: the token endpoint's invalid_grant comes back to the app.
+    let state = authorize(&f, Some("https://app.example/done")).await;
+    let response = callback(&f, &[("code", "stolen"), ("state", &state)]).await;
+    let back = location(&response);
+    assert_eq!(
+        (back["status"].as_str(), back["error"].as_str()),
+        ("error", "invalid_grant")
+    );
+
+    let (_, account) =
+        f.gw.get(&format!("/v1/connected-accounts/{}", f.account))
+            .await;
+    assert_eq!(account["status"], "pending");
+    assert_eq!(account["has_credentials"], false);
+
+    // Without a redirect_url the callback shows a page.
+    let state = authorize(&f, None).await;
+    let response = callback(&f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("Account connected"));
+    f.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_an_unconnected_account_carries_a_fresh_link() {
+    let f = flow().await;
+    let (status, body) =
+        f.gw.post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": f.account, "tool": "get_site"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "reauthorization_required");
+    let link = body["error"]["details"]["auth_url"]
+        .as_str()
+        .expect("a link to hand to the user");
+    assert!(
+        link.starts_with(&format!("{}/oauth/authorize?", f.mock.uri())),
+        "{link}"
+    );
+
+    // The link works: the user authorizes, and the call succeeds.
+    let url = url::Url::parse(link).unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    *f.grant.challenge.lock().unwrap() = Some(q["code_challenge"].clone());
+    *f.grant.redirect_uri.lock().unwrap() = Some(q["redirect_uri"].clone());
+    let response = callback(&f, &[("code", CODE), ("state", &q["state"])]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, _) =
+        f.gw.post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": f.account, "tool": "get_site"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    f.gw.stop().await;
+}

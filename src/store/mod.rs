@@ -196,15 +196,15 @@ impl Store {
         patch: &ConnectionPatch,
         now: &str,
     ) -> Result<Option<Connection>, StoreError> {
-        let mut sets = vec![("updated_at", Some(now.to_owned()))];
+        let mut sets = vec![("updated_at", text(now))];
         if let Some(scopes) = &patch.scopes {
-            sets.push(("scopes", Some(json_text(scopes))));
+            sets.push(("scopes", text(&json_text(scopes))));
         }
         if let Some(config) = &patch.config {
-            sets.push(("config", Some(json_text(config))));
+            sets.push(("config", text(&json_text(config))));
         }
         if let Some(secret) = &patch.secret {
-            sets.push(("secret", secret.clone()));
+            sets.push(("secret", secret.clone().into()));
         }
         if update_columns(&self.pool, "connections", id, sets).await? == 0 {
             return Ok(None);
@@ -322,15 +322,15 @@ impl Store {
         patch: &AccountPatch,
         now: &str,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
-        let mut sets = vec![("updated_at", Some(now.to_owned()))];
+        let mut sets = vec![("updated_at", text(now))];
         if let Some(label) = &patch.label {
-            sets.push(("label", Some(label.clone())));
+            sets.push(("label", text(label)));
         }
         if let Some(metadata) = &patch.metadata {
-            sets.push(("metadata", Some(json_text(metadata))));
+            sets.push(("metadata", text(&json_text(metadata))));
         }
         if let Some(config) = &patch.config {
-            sets.push(("config", Some(json_text(config))));
+            sets.push(("config", text(&json_text(config))));
         }
         let changed = update_columns(&self.pool, "connected_accounts", id, sets)
             .await
@@ -350,19 +350,27 @@ impl Store {
         status: AccountStatus,
         now: &str,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE connected_accounts SET credentials = $1, credentials_expires_at = $2, status = $3, \
-             status_reason = NULL, status_changed_at = $4, updated_at = $4 WHERE id = $5",
+        self.update_account_columns(
+            id,
+            vec![
+                ("credentials", text(sealed)),
+                ("credentials_expires_at", Col::Int(expires_at)),
+                ("status", text(status.as_str())),
+                ("status_reason", Col::Text(None)),
+                ("status_changed_at", text(now)),
+                ("updated_at", text(now)),
+            ],
         )
-        .bind(sealed)
-        .bind(expires_at)
-        .bind(status.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if changed == 0 {
+        .await
+    }
+
+    /// Writes `sets` to an account and reads it back (`None`: no such account).
+    async fn update_account_columns(
+        &self,
+        id: &str,
+        sets: Vec<(&'static str, Col)>,
+    ) -> Result<Option<ConnectedAccount>, StoreError> {
+        if update_columns(&self.pool, "connected_accounts", id, sets).await? == 0 {
             return Ok(None);
         }
         self.get_account(id).await
@@ -455,23 +463,20 @@ impl Store {
         config: &Map<String, Value>,
         now: &str,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE connected_accounts SET credentials = $1, credentials_expires_at = $2, scopes = $3, config = $4, \
-             status = 'active', status_reason = NULL, status_changed_at = $5, updated_at = $5 WHERE id = $6",
+        self.update_account_columns(
+            id,
+            vec![
+                ("credentials", text(sealed)),
+                ("credentials_expires_at", Col::Int(expires_at)),
+                ("scopes", text(&json_text(&scopes))),
+                ("config", text(&json_text(config))),
+                ("status", text(AccountStatus::Active.as_str())),
+                ("status_reason", Col::Text(None)),
+                ("status_changed_at", text(now)),
+                ("updated_at", text(now)),
+            ],
         )
-        .bind(sealed)
-        .bind(expires_at)
-        .bind(json_text(&scopes))
-        .bind(json_text(config))
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(None);
-        }
-        self.get_account(id).await
+        .await
     }
 
     /// Records why an authorization did not complete, leaving the status.
@@ -595,12 +600,24 @@ impl Select {
     }
 }
 
+/// A column value for [`update_columns`].
+enum Col {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl From<Option<String>> for Col {
+    fn from(v: Option<String>) -> Col {
+        Col::Text(v)
+    }
+}
+
 /// `UPDATE table SET col = $1, … WHERE id = $n`; returns the rows changed.
 async fn update_columns(
     pool: &AnyPool,
     table: &'static str,
     id: &str,
-    sets: Vec<(&'static str, Option<String>)>,
+    sets: Vec<(&'static str, Col)>,
 ) -> Result<u64, sqlx::Error> {
     let assignments: Vec<String> = sets
         .iter()
@@ -614,7 +631,10 @@ async fn update_columns(
     );
     let mut q = sqlx::query(&sql);
     for (_, value) in sets {
-        q = q.bind(value);
+        q = match value {
+            Col::Text(v) => q.bind(v),
+            Col::Int(v) => q.bind(v),
+        };
     }
     Ok(q.bind(id).execute(pool).await?.rows_affected())
 }
@@ -626,6 +646,10 @@ fn unique(e: sqlx::Error, what: &'static str) -> StoreError {
         }
         _ => StoreError::Database(e),
     }
+}
+
+fn text(v: &str) -> Col {
+    Col::Text(Some(v.to_owned()))
 }
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {

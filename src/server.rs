@@ -102,6 +102,7 @@ impl Gateway {
             upstream,
             metrics,
             client_tokens: Default::default(),
+            refresher: Default::default(),
         });
         Ok(Gateway {
             state,

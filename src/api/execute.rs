@@ -132,8 +132,33 @@ struct Target<'a> {
     connection: &'a Connection,
 }
 
-/// Runs the call once the account and tool are known.
+/// Runs the call once the account and tool are known. An OAuth account
+/// that needs its user again gets a fresh authorization link in the error.
 async fn run(
+    state: &SharedState,
+    target: Target<'_>,
+    params: &Value,
+) -> Result<(engine::Execution, u32), Error> {
+    let result = run_active(state, target, params).await;
+    match result {
+        Err(mut e)
+            if e.code == ErrorCode::ReauthorizationRequired
+                && target.provider.auth.kind == AuthType::Oauth2 =>
+        {
+            e = e.with_detail("connected_account_id", target.account.id.as_str());
+            if let Some(url) =
+                super::oauth::link_for(state, target.provider, target.connection, target.account)
+                    .await
+            {
+                e = e.with_detail("auth_url", url);
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+async fn run_active(
     state: &SharedState,
     target: Target<'_>,
     params: &Value,
@@ -142,7 +167,7 @@ async fn run(
         provider,
         tool,
         account,
-        connection,
+        ..
     } = target;
     if account.status != AccountStatus::Active {
         let reason = account
@@ -150,7 +175,7 @@ async fn run(
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default();
-        let mut err = Error::new(
+        return Err(Error::new(
             ErrorCode::ReauthorizationRequired,
             format!(
                 "the account is {}{reason}; the user must connect it again",
@@ -158,14 +183,7 @@ async fn run(
             ),
         )
         .with_detail("status", account.status.as_str())
-        .with_detail("connected_account_id", account.id.as_str());
-        // A fresh link the app or agent can hand to the user right away.
-        if provider.auth.kind == AuthType::Oauth2
-            && let Some(url) = super::oauth::link_for(state, provider, connection, account).await
-        {
-            err = err.with_detail("auth_url", url);
-        }
-        return Err(err);
+        .with_detail("connected_account_id", account.id.as_str()));
     }
 
     let budget = Duration::from_millis(
@@ -185,22 +203,20 @@ async fn run(
             .rate_limit(&provider.key, provider.rate_limit.as_ref()),
     };
     let attempts = AtomicU32::new(0);
-    let credentials = credentials(state, target).await?;
+    let credentials = credentials(state, target, None).await?;
     let mut result = call_once(state, target, params, &credentials, &plan, &attempts).await;
-    // A fetched token the provider refuses (expired early, revoked) is
-    // replaced once, and the call made once more.
-    let fetched = provider.auth.kind == AuthType::Oauth2ClientCredentials;
-    if fetched
+    // A token the provider refuses (expired early, revoked) is replaced once
+    // (refreshed, or fetched again), and the call made once more.
+    let renewable = matches!(
+        provider.auth.kind,
+        AuthType::Oauth2 | AuthType::Oauth2ClientCredentials
+    );
+    if renewable
         && result
             .as_ref()
             .is_err_and(|e| e.upstream_status == Some(401))
     {
-        let stale = credentials
-            .get("access_token")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        state.client_tokens.invalidate(connection, stale).await;
-        let fresh = self::credentials(state, target).await?;
+        let fresh = self::credentials(state, target, Some(&credentials)).await?;
         result = call_once(state, target, params, &fresh, &plan, &attempts).await;
     }
     result.map(|e| (e, attempts.load(Ordering::Relaxed)))
@@ -240,38 +256,61 @@ async fn call_once(
     }
 }
 
-/// The credentials a call injects: the account's own, or for client
-/// credentials providers a token fetched for the connection.
-async fn credentials(state: &SharedState, target: Target<'_>) -> Result<Map<String, Value>, Error> {
+/// The credentials a call injects: the account's own (refreshed first when
+/// its OAuth token expires), or for client credentials providers a token
+/// fetched for the connection. `refused` are credentials the provider just
+/// refused: they are renewed whatever their expiry says.
+async fn credentials(
+    state: &SharedState,
+    target: Target<'_>,
+    refused: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, Error> {
     let Target {
         provider,
         account,
         connection,
         ..
     } = target;
-    if provider.auth.kind != AuthType::Oauth2ClientCredentials {
-        return open_credentials(state, account);
-    }
-    let managed = connection
-        .managed
-        .then(|| state.config.managed_oauth_apps.get(&provider.key).cloned())
-        .flatten();
     let skew = Duration::from_secs(state.config.token_refresh_skew_s);
-    let token = state
-        .client_tokens
-        .get(
-            &state.upstream,
-            &state.vault,
-            provider,
-            connection,
-            managed,
-            skew,
-        )
-        .await?;
-    Ok(Map::from_iter([(
-        "access_token".to_owned(),
-        Value::String(token),
-    )]))
+    match provider.auth.kind {
+        AuthType::Oauth2 => {
+            let env = super::oauth::env(state, provider);
+            let force = refused.is_some();
+            let (credentials, _) = state
+                .refresher
+                .credentials(&env, provider, connection, account, force, skew)
+                .await?;
+            Ok(credentials)
+        }
+        AuthType::Oauth2ClientCredentials => {
+            if let Some(stale) = refused
+                .and_then(|c| c.get("access_token"))
+                .and_then(Value::as_str)
+            {
+                state.client_tokens.invalidate(connection, stale).await;
+            }
+            let managed = connection
+                .managed
+                .then(|| state.config.managed_oauth_apps.get(&provider.key).cloned())
+                .flatten();
+            let token = state
+                .client_tokens
+                .get(
+                    &state.upstream,
+                    &state.vault,
+                    provider,
+                    connection,
+                    managed,
+                    skew,
+                )
+                .await?;
+            Ok(Map::from_iter([(
+                "access_token".to_owned(),
+                Value::String(token),
+            )]))
+        }
+        _ => open_credentials(state, account),
+    }
 }
 
 /// Time past a call's deadline before the backstop timeout cuts it.

@@ -50,6 +50,8 @@ pub struct AppState {
     pub api_keys: ApiKeys,
     /// Access tokens of client-credentials connections.
     pub client_tokens: crate::auth::ClientTokens,
+    /// Single-flight refreshes of OAuth accounts' tokens.
+    pub refresher: crate::auth::refresh::Refresher,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -9,6 +9,7 @@
 //! for its answer.
 
 pub mod flow;
+pub mod refresh;
 pub mod token;
 
 use std::collections::HashMap;

@@ -479,6 +479,81 @@ impl Store {
         .await
     }
 
+    /// Takes the refresh lease of an account until `until_ms`, if no one
+    /// holds it: true for exactly one caller across replicas.
+    pub async fn take_refresh_lease(
+        &self,
+        id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE connected_accounts SET refresh_lease_until = $1 \
+             WHERE id = $2 AND (refresh_lease_until IS NULL OR refresh_lease_until < $3)",
+        )
+        .bind(until_ms)
+        .bind(id)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Stores refreshed tokens and gives the lease back.
+    pub async fn store_refreshed(
+        &self,
+        id: &str,
+        sealed: &str,
+        expires_at: Option<i64>,
+        now: &str,
+    ) -> Result<Option<ConnectedAccount>, StoreError> {
+        self.update_account_columns(
+            id,
+            vec![
+                ("credentials", text(sealed)),
+                ("credentials_expires_at", Col::Int(expires_at)),
+                ("refresh_lease_until", Col::Int(None)),
+                ("updated_at", text(now)),
+            ],
+        )
+        .await
+    }
+
+    /// Moves an account to `status` with a reason (and gives any refresh
+    /// lease back).
+    pub async fn set_status(
+        &self,
+        id: &str,
+        status: AccountStatus,
+        reason: &str,
+        now: &str,
+    ) -> Result<Option<ConnectedAccount>, StoreError> {
+        self.update_account_columns(
+            id,
+            vec![
+                ("status", text(status.as_str())),
+                ("status_reason", text(reason)),
+                ("status_changed_at", text(now)),
+                ("refresh_lease_until", Col::Int(None)),
+                ("updated_at", text(now)),
+            ],
+        )
+        .await
+    }
+
+    /// Gives a refresh lease back without changing anything else.
+    pub async fn release_refresh_lease(&self, id: &str) -> Result<(), StoreError> {
+        update_columns(
+            &self.pool,
+            "connected_accounts",
+            id,
+            vec![("refresh_lease_until", Col::Int(None))],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Records why an authorization did not complete, leaving the status.
     pub async fn set_status_reason(
         &self,

@@ -249,6 +249,22 @@ impl TestGateway {
         self.state.store.close().await;
     }
 
+    /// A second gateway on the same database and data directory (keys), as
+    /// a replica behind a load balancer would be.
+    pub async fn replica(&self) -> TestGateway {
+        TestGateway::launch(
+            self.setup.clone(),
+            self.data_dir.clone(),
+            self.database.clone(),
+        )
+        .await
+    }
+
+    /// Stops a replica, leaving the shared database in place.
+    pub async fn stop_replica(mut self) {
+        self.halt().await;
+    }
+
     /// Stops the server and removes its database.
     pub async fn stop(mut self) {
         self.halt().await;

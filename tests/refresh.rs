@@ -1,0 +1,309 @@
+//! Refreshing OAuth 2.0 tokens: proactive before expiry, reactive after a
+//! 401, single-flight within a process and across replicas, refresh-token
+//! rotation, `invalid_grant` and transient failures.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Backend, Setup, TestGateway, specs_dir};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const STUDIO: &str = "tests/fixtures/oauth/studio.yaml";
+
+/// A token endpoint for both grants. Refresh tokens rotate: each refresh
+/// answers `at-N`/`rt-N` and only the latest refresh token is accepted.
+#[derive(Clone, Default)]
+struct Tokens {
+    refreshes: Arc<AtomicU32>,
+    current_refresh: Arc<Mutex<String>>,
+    revoked: Arc<AtomicBool>,
+    unavailable: Arc<AtomicBool>,
+}
+
+impl Respond for Tokens {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect();
+        let issue = |n: u32| {
+            ResponseTemplate::new(200).set_body_json(json!({
+                "authed": {"access_token": format!("at-{n}"), "refresh_token": format!("rt-{n}"), "expires_in": 3600}
+            }))
+        };
+        match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => {
+                *self.current_refresh.lock().unwrap() = "rt-1".into();
+                issue(1)
+            }
+            Some("refresh_token") => {
+                if self.unavailable.load(Ordering::SeqCst) {
+                    return ResponseTemplate::new(503).set_body_string("upstream maintenance");
+                }
+                let presented = form.get("refresh_token").cloned().unwrap_or_default();
+                if self.revoked.load(Ordering::SeqCst)
+                    || presented != *self.current_refresh.lock().unwrap()
+                {
+                    return ResponseTemplate::new(400)
+                        .set_body_json(json!({"error": "invalid_grant", "error_description": "Token has been revoked"}));
+                }
+                let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 2;
+                *self.current_refresh.lock().unwrap() = format!("rt-{n}");
+                // A slow endpoint widens the window for racing refreshes.
+                issue(n).set_delay(Duration::from_millis(150))
+            }
+            _ => {
+                ResponseTemplate::new(400).set_body_json(json!({"error": "unsupported_grant_type"}))
+            }
+        }
+    }
+}
+
+struct World {
+    gw: TestGateway,
+    mock: MockServer,
+    tokens: Tokens,
+    account: String,
+}
+
+/// A gateway with one connected (active) studio account whose API accepts
+/// the access tokens listed in `good_tokens`.
+async fn world(backend: &Backend, good_tokens: &[&str]) -> World {
+    let mock = MockServer::start().await;
+    let tokens = Tokens::default();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(tokens.clone())
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"site": {"id": "s1"}})))
+        .mount(&mock)
+        .await;
+    for token in good_tokens {
+        Mock::given(method("GET"))
+            .and(path("/sites/s1/"))
+            .and(header("authorization", format!("Bearer {token}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "site"})))
+            .mount(&mock)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/sites/s1/"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_token"})))
+        .mount(&mock)
+        .await;
+    let uri = mock.uri();
+    let setup = Setup::new(specs_dir(&[STUDIO])).configure(move |c| {
+        let o = c.provider_overrides.entry("studio".into()).or_default();
+        o.origins
+            .insert("https://studio.example".into(), uri.clone());
+        o.origins
+            .insert("https://api.studio.example".into(), uri.clone());
+    });
+    let gw = TestGateway::start(backend, setup).await;
+    let conn = gw
+        .connection(
+            json!({"provider": "studio", "credentials": {"client_id": "c", "client_secret": "s"}}),
+        )
+        .await;
+    let account = gw.account(&conn, "ann", None).await;
+    let (_, link) = gw
+        .post(
+            &format!("/v1/connected-accounts/{account}/auth-url"),
+            json!({}),
+        )
+        .await;
+    let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let response = gw
+        .client
+        .get(gw.url("/v1/oauth/callback"))
+        .query(&[("code", "c0de"), ("state", state.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    World {
+        gw,
+        mock,
+        tokens,
+        account,
+    }
+}
+
+async fn call(gw: &TestGateway, account: &str) -> (StatusCode, Value) {
+    gw.post(
+        "/v1/tools/execute",
+        json!({"connected_account_id": account, "tool": "get_site"}),
+    )
+    .await
+}
+
+/// Makes the stored access token expired.
+async fn expire(w: &World) {
+    w.gw.sql(&format!(
+        "UPDATE connected_accounts SET credentials_expires_at = 0 WHERE id = '{}'",
+        w.account
+    ))
+    .await;
+}
+
+async fn hundred_concurrent_calls_on_an_expired_account_refresh_once(backend: Backend) {
+    let w = world(&backend, &["at-2"]).await;
+    expire(&w).await;
+    let gw = Arc::new(w.gw);
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let (gw, account) = (gw.clone(), w.account.clone());
+            tokio::spawn(async move { call(&gw, &account).await })
+        })
+        .collect();
+    for c in calls {
+        let (status, body) = c.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(
+        w.tokens.refreshes.load(Ordering::SeqCst),
+        1,
+        "exactly one refresh for 100 calls"
+    );
+    let (_, account) = gw
+        .get(&format!("/v1/connected-accounts/{}", w.account))
+        .await;
+    assert_eq!(account["status"], "active");
+    Arc::try_unwrap(gw).ok().unwrap().stop().await;
+}
+
+async fn a_401_refreshes_once_and_retries_once(backend: Backend) {
+    let w = world(&backend, &["at-2"]).await;
+    let (status, body) = call(&w.gw, &w.account).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["meta"]["attempts"], 2);
+    assert_eq!(w.tokens.refreshes.load(Ordering::SeqCst), 1);
+
+    // The refreshed token is kept: the next call needs no refresh.
+    assert_eq!(call(&w.gw, &w.account).await.0, StatusCode::OK);
+    assert_eq!(w.tokens.refreshes.load(Ordering::SeqCst), 1);
+    w.gw.stop().await;
+}
+
+async fn rotated_refresh_tokens_replace_the_old_ones(backend: Backend) {
+    let w = world(&backend, &["at-2", "at-3"]).await;
+    expire(&w).await;
+    assert_eq!(call(&w.gw, &w.account).await.0, StatusCode::OK);
+    // The second refresh must present rt-2; the endpoint refuses rt-1 now.
+    expire(&w).await;
+    let (status, body) = call(&w.gw, &w.account).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.tokens.refreshes.load(Ordering::SeqCst), 2);
+    let stored = w.gw.table_text("connected_accounts").await;
+    assert!(
+        !stored.contains("rt-2") && !stored.contains("at-3"),
+        "tokens stay sealed"
+    );
+    w.gw.stop().await;
+}
+
+async fn invalid_grant_revokes_and_asks_for_the_user(backend: Backend) {
+    let w = world(&backend, &["at-2"]).await;
+    w.tokens.revoked.store(true, Ordering::SeqCst);
+    expire(&w).await;
+    let (status, body) = call(&w.gw, &w.account).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "reauthorization_required");
+    assert_eq!(body["error"]["details"]["status"], "revoked");
+    let link = body["error"]["details"]["auth_url"]
+        .as_str()
+        .expect("a fresh link");
+    assert!(link.starts_with(&format!("{}/oauth/authorize?", w.mock.uri())));
+    let (_, account) =
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await;
+    assert_eq!(account["status"], "revoked");
+    assert!(
+        account["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
+    w.gw.stop().await;
+}
+
+async fn a_transient_refresh_failure_keeps_the_account_active(backend: Backend) {
+    let w = world(&backend, &["at-2"]).await;
+    w.tokens.unavailable.store(true, Ordering::SeqCst);
+    expire(&w).await;
+    let (status, body) = call(&w.gw, &w.account).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_unavailable");
+    let (_, account) =
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await;
+    assert_eq!(account["status"], "active");
+
+    // Once the endpoint is back, the next call refreshes and succeeds.
+    w.tokens.unavailable.store(false, Ordering::SeqCst);
+    assert_eq!(call(&w.gw, &w.account).await.0, StatusCode::OK);
+    w.gw.stop().await;
+}
+
+both_backends!(
+    hundred_concurrent_calls_on_an_expired_account_refresh_once,
+    a_401_refreshes_once_and_retries_once,
+    rotated_refresh_tokens_replace_the_old_ones,
+    invalid_grant_revokes_and_asks_for_the_user,
+    a_transient_refresh_failure_keeps_the_account_active,
+);
+
+/// Two replicas on one PostgreSQL database: calls on both, one refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_refresh() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("skipped replicas_share_one_refresh: SWITCHBOARD_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let w = world(&backend, &["at-2"]).await;
+    let replica = Arc::new(w.gw.replica().await);
+    expire(&w).await;
+    let first = Arc::new(w.gw);
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let gw = if i % 2 == 0 {
+                first.clone()
+            } else {
+                replica.clone()
+            };
+            let account = w.account.clone();
+            tokio::spawn(async move { call(&gw, &account).await })
+        })
+        .collect();
+    for c in calls {
+        let (status, body) = c.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(
+        w.tokens.refreshes.load(Ordering::SeqCst),
+        1,
+        "one refresh across replicas"
+    );
+    Arc::try_unwrap(replica).ok().unwrap().stop_replica().await;
+    Arc::try_unwrap(first).ok().unwrap().stop().await;
+}

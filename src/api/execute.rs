@@ -309,31 +309,12 @@ async fn credentials(
                 Value::String(token),
             )]))
         }
-        _ => open_credentials(state, account),
+        _ => crate::auth::open_account_credentials(&state.vault, account),
     }
 }
 
 /// Time past a call's deadline before the backstop timeout cuts it.
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
-
-/// The account's credentials, opened; an account without any has an empty map.
-fn open_credentials(
-    state: &SharedState,
-    account: &ConnectedAccount,
-) -> Result<Map<String, Value>, Error> {
-    let Some(sealed) = &account.credentials else {
-        return Ok(Map::new());
-    };
-    let bytes = state.vault.open(sealed).map_err(|e| {
-        tracing::error!(account = %account.id, error = %e, "cannot open stored credentials");
-        Error::new(
-            ErrorCode::Internal,
-            "the account's credentials cannot be read",
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|_| Error::new(ErrorCode::Internal, "the account's credentials are corrupt"))
-}
 
 /// Finds the account (and its connection) by id, or by identifier +
 /// provider (+ label); more than one match is a `conflict` that lists the

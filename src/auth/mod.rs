@@ -96,6 +96,25 @@ impl ClientTokens {
     }
 }
 
+/// An account's credentials, opened; an account without any has none.
+pub fn open_account_credentials(
+    vault: &Vault,
+    account: &crate::store::ConnectedAccount,
+) -> Result<Map<String, Value>, Error> {
+    let Some(sealed) = &account.credentials else {
+        return Ok(Map::new());
+    };
+    let bytes = vault.open(sealed).map_err(|e| {
+        tracing::error!(account = %account.id, error = %e, "cannot open stored credentials");
+        Error::new(
+            ErrorCode::Internal,
+            "the account's credentials cannot be read",
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| Error::new(ErrorCode::Internal, "the account's credentials are corrupt"))
+}
+
 /// The connection's own client id and secret.
 pub fn connection_client(
     vault: &Vault,

@@ -245,18 +245,7 @@ async fn reread(env: &OAuthEnv<'_>, id: &str) -> Result<ConnectedAccount, Error>
 }
 
 fn open(env: &OAuthEnv<'_>, account: &ConnectedAccount) -> Result<Map<String, Value>, Error> {
-    let Some(sealed) = &account.credentials else {
-        return Ok(Map::new());
-    };
-    let bytes = env.vault.open(sealed).map_err(|e| {
-        tracing::error!(account = %account.id, error = %e, "cannot open stored credentials");
-        Error::new(
-            ErrorCode::Internal,
-            "the account's credentials cannot be read",
-        )
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|_| Error::new(ErrorCode::Internal, "the account's credentials are corrupt"))
+    super::open_account_credentials(env.vault, account)
 }
 
 fn now_ms() -> i64 {

@@ -331,3 +331,45 @@ async fn a_call_on_an_unconnected_account_carries_a_fresh_link() {
     assert_eq!(status, StatusCode::OK);
     f.gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_account_revokes_its_token_at_the_provider() {
+    let f = flow().await;
+    // RFC 7009: the token and its type hint, with client authentication.
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .and(header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+            )
+            .as_str(),
+        ))
+        .and(wiremock::matchers::body_string(
+            "token=rt-1&token_type_hint=refresh_token",
+        ))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&f.mock)
+        .await;
+    let state = authorize(&f, None).await;
+    assert_eq!(
+        callback(&f, &[("code", CODE), ("state", &state)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, body) =
+        f.gw.delete(&format!("/v1/connected-accounts/{}", f.account))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked_at_provider"], true);
+    let (status, _) =
+        f.gw.get(&format!("/v1/connected-accounts/{}", f.account))
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    f.mock.verify().await;
+    f.gw.stop().await;
+}

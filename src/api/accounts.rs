@@ -208,10 +208,27 @@ pub async fn delete(
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
+    let (account, connection) = state
+        .store
+        .get_account_with_connection(&id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    // Revoked at the provider first (best effort), so a deleted account leaves
+    // no live grant behind; then every stored secret goes with the row.
+    let registry = state.specs.current();
+    let revoked = match registry.provider(&account.provider) {
+        Some(provider) if account.credentials.is_some() => {
+            let env = super::oauth::env(&state, provider);
+            crate::auth::flow::revoke(&env, provider, &connection, &account).await
+        }
+        _ => false,
+    };
     if !state.store.delete_account(&id).await? {
         return Err(missing(&id));
     }
-    Ok(axum::Json(json!({"id": id, "deleted": true})))
+    Ok(axum::Json(
+        json!({"id": id, "deleted": true, "revoked_at_provider": revoked}),
+    ))
 }
 
 /// `POST /v1/connected-accounts/{id}/credentials` for api_key, bearer and

@@ -278,6 +278,80 @@ pub async fn complete(
         .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
 }
 
+/// Revokes the account's token at the provider (RFC 7009), when the spec
+/// has a `revoke_url`: the refresh token if there is one, else the access
+/// token. Returns whether the provider accepted; failures are logged only,
+/// since the account is being deleted regardless.
+pub async fn revoke(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    account: &ConnectedAccount,
+) -> bool {
+    let Some(endpoint) = provider.auth.revoke_url.as_ref() else {
+        return false;
+    };
+    let attempt = async {
+        let credentials = super::open_account_credentials(env.vault, account)?;
+        let text = |k: &str| {
+            credentials
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (secret, hint) = match (text("refresh_token"), text("access_token")) {
+            (Some(r), _) => (r, "refresh_token"),
+            (None, Some(a)) => (a, "access_token"),
+            (None, None) => return Ok(false),
+        };
+        let client = client_of(env, provider, connection)?;
+        let url = engine::render_auth_url(provider, endpoint, &connection.config)?;
+        // Built by hand: the oauth2 crate refuses plain-http revocation
+        // endpoints, which the gateway allows on loopback (local providers).
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let mut form = format!("token={}&token_type_hint={hint}", enc(&secret));
+        let mut request = http::Request::post(&url)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json");
+        match provider.auth.client_auth {
+            crate::spec::ClientAuth::Basic => {
+                let pair = format!("{}:{}", enc(&client.client_id), enc(&client.client_secret));
+                let basic = base64::engine::general_purpose::STANDARD.encode(pair);
+                request = request.header(http::header::AUTHORIZATION, format!("Basic {basic}"));
+            }
+            crate::spec::ClientAuth::Body => {
+                form.push_str(&format!(
+                    "&client_id={}&client_secret={}",
+                    enc(&client.client_id),
+                    enc(&client.client_secret)
+                ));
+            }
+        }
+        let request = request
+            .body(form.into_bytes())
+            .map_err(|_| invalid_endpoint(provider))?;
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorCode::UpstreamTimeout,
+                    "the revocation endpoint did not answer",
+                )
+            })??;
+        Ok::<bool, Error>(response.status().is_success())
+    };
+    match attempt.await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(account = %account.id, error = %e, "could not revoke the account's token");
+            false
+        }
+    }
+}
+
 /// Finds the account's config values the spec declares with `discover`.
 async fn discover(
     env: &OAuthEnv<'_>,

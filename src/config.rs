@@ -45,6 +45,12 @@ pub struct Config {
     pub ingress_rate_limit: Option<RateQuotaConfig>,
     /// How long before its expiry an access token is replaced, in seconds.
     pub token_refresh_skew_s: u64,
+    /// OAuth accounts unused (and unrefreshed) this long get their tokens
+    /// refreshed in the background, so providers do not expire their
+    /// refresh tokens; 0 turns this off.
+    pub idle_refresh_after_s: u64,
+    /// How often the background upkeep runs, in milliseconds.
+    pub upkeep_interval_ms: u64,
 }
 
 /// A request rate and burst.
@@ -99,6 +105,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             ingress_rate_limit: None,
             token_refresh_skew_s: 60,
+            idle_refresh_after_s: 24 * 60 * 60,
+            upkeep_interval_ms: 15 * 60 * 1000,
         }
     }
 }

@@ -104,6 +104,7 @@ impl Gateway {
             client_tokens: Default::default(),
             refresher: Default::default(),
         });
+        spawn_account_upkeep(&state);
         Ok(Gateway {
             state,
             generated_api_key: secrets.generated_api_key,
@@ -134,6 +135,29 @@ fn spawn_upkeep(upstream: Upstream) {
         loop {
             tick.tick().await;
             upstream.shrink();
+        }
+    });
+}
+
+/// Background upkeep of accounts (see [`crate::auth::upkeep`]); it holds
+/// the state weakly, so it ends with the gateway.
+fn spawn_account_upkeep(state: &SharedState) {
+    let idle = std::time::Duration::from_secs(state.config.idle_refresh_after_s);
+    if idle.is_zero() {
+        return;
+    }
+    let every = std::time::Duration::from_millis(state.config.upkeep_interval_ms.max(100));
+    let weak = std::sync::Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            let refreshed = crate::auth::upkeep(&state, idle).await;
+            if refreshed > 0 {
+                tracing::info!(refreshed, "refreshed idle accounts' tokens");
+            }
         }
     });
 }

@@ -75,6 +75,14 @@ struct World {
 /// A gateway with one connected (active) studio account whose API accepts
 /// the access tokens listed in `good_tokens`.
 async fn world(backend: &Backend, good_tokens: &[&str]) -> World {
+    world_with(backend, good_tokens, |_| {}).await
+}
+
+async fn world_with(
+    backend: &Backend,
+    good_tokens: &[&str],
+    configure: impl Fn(&mut switchboard::config::Config) + Send + Sync + 'static,
+) -> World {
     let mock = MockServer::start().await;
     let tokens = Tokens::default();
     Mock::given(method("POST"))
@@ -107,6 +115,7 @@ async fn world(backend: &Backend, good_tokens: &[&str]) -> World {
             .insert("https://studio.example".into(), uri.clone());
         o.origins
             .insert("https://api.studio.example".into(), uri.clone());
+        configure(c);
     });
     let gw = TestGateway::start(backend, setup).await;
     let conn = gw
@@ -265,7 +274,61 @@ async fn a_transient_refresh_failure_keeps_the_account_active(backend: Backend) 
     w.gw.stop().await;
 }
 
+async fn idle_accounts_are_refreshed_in_the_background(backend: Backend) {
+    let idle = |c: &mut switchboard::config::Config| {
+        c.idle_refresh_after_s = 1;
+        c.upkeep_interval_ms = 200;
+    };
+    let tokens = [
+        "at-2", "at-3", "at-4", "at-5", "at-6", "at-7", "at-8", "at-9",
+    ];
+    let w = world_with(&backend, &tokens, idle).await;
+    eventually("the idle account is refreshed", || async {
+        w.tokens.refreshes.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    let (_, account) =
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await;
+    assert_eq!(account["status"], "active");
+    assert_eq!(
+        call(&w.gw, &w.account).await.0,
+        StatusCode::OK,
+        "the refreshed token works"
+    );
+    w.gw.stop().await;
+
+    // A refresh token the provider no longer accepts: the account is revoked.
+    let w = world_with(&backend, &["at-2"], idle).await;
+    w.tokens.revoked.store(true, Ordering::SeqCst);
+    eventually("the account is revoked", || async {
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await
+            .1["status"]
+            == "revoked"
+    })
+    .await;
+    w.gw.stop().await;
+}
+
+/// Polls `check` every 50 ms until it holds; fails after 10 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
 both_backends!(
+    idle_accounts_are_refreshed_in_the_background,
     hundred_concurrent_calls_on_an_expired_account_refresh_once,
     a_401_refreshes_once_and_retries_once,
     rotated_refresh_tokens_replace_the_old_ones,

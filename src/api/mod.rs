@@ -17,6 +17,8 @@ mod health;
 mod lists;
 mod oauth;
 
+pub use oauth::env as oauth_env;
+
 use std::sync::Arc;
 use std::time::Instant;
 

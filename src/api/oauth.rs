@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{ApiResult, Query, invalid, not_found};
-use super::{SharedState, now};
+use super::{AppState, SharedState, now};
 use crate::auth::flow::{self, OAuthEnv, StateProblem};
 use crate::error::Error;
 use crate::registry::Provider;
@@ -36,7 +36,7 @@ pub struct CallbackQuery {
 }
 
 /// The gateway's OAuth callback URL.
-pub fn redirect_uri(state: &SharedState) -> String {
+pub fn redirect_uri(state: &AppState) -> String {
     let base = state
         .config
         .public_url
@@ -46,7 +46,7 @@ pub fn redirect_uri(state: &SharedState) -> String {
 }
 
 /// The flow's view of the gateway for `provider`.
-pub fn env<'a>(state: &'a SharedState, provider: &Provider) -> OAuthEnv<'a> {
+pub fn env<'a>(state: &'a AppState, provider: &Provider) -> OAuthEnv<'a> {
     OAuthEnv {
         store: &state.store,
         vault: &state.vault,

@@ -189,3 +189,54 @@ pub fn scopes(provider: &Provider, connection: &Connection) -> Vec<String> {
     }
     all
 }
+
+/// One round of background upkeep: refreshes the tokens of OAuth accounts
+/// that have been idle for `idle`, so a provider never expires a refresh
+/// token for lack of use, and drops expired authorization states. A refused
+/// refresh token revokes the account (as on any refresh); a transient
+/// failure is tried again next round. Returns how many accounts were
+/// refreshed.
+pub async fn upkeep(state: &crate::api::AppState, idle: Duration) -> usize {
+    let now = time::OffsetDateTime::now_utc();
+    let _ = state
+        .store
+        .purge_oauth_states((now.unix_timestamp_nanos() / 1_000_000) as i64)
+        .await;
+    let cutoff = now - idle;
+    let Ok(before) = cutoff.format(&time::format_description::well_known::Rfc3339) else {
+        return 0;
+    };
+    let accounts = match state.store.idle_accounts(&before, 100).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "upkeep could not list idle accounts");
+            return 0;
+        }
+    };
+    let registry = state.specs.current();
+    let skew = Duration::from_secs(state.config.token_refresh_skew_s);
+    let mut refreshed = 0;
+    for account in accounts {
+        let Some(provider) = registry.provider(&account.provider) else {
+            continue;
+        };
+        if provider.auth.kind != crate::spec::AuthType::Oauth2 {
+            continue;
+        }
+        let Ok(Some(connection)) = state.store.get_connection(&account.connection_id).await else {
+            continue;
+        };
+        let env = crate::api::oauth_env(state, provider);
+        match state
+            .refresher
+            .credentials(&env, provider, &connection, &account, true, skew)
+            .await
+        {
+            Ok(_) => refreshed += 1,
+            Err(e) => {
+                tracing::warn!(account = %account.id, error = %e, "idle account refresh failed")
+            }
+        }
+    }
+    refreshed
+}

@@ -554,6 +554,23 @@ impl Store {
         Ok(())
     }
 
+    /// Active accounts with credentials, neither used nor updated since
+    /// `before` (RFC 3339), oldest first.
+    pub async fn idle_accounts(
+        &self,
+        before: &str,
+        limit: u32,
+    ) -> Result<Vec<ConnectedAccount>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM connected_accounts WHERE status = 'active' AND credentials IS NOT NULL \
+             AND updated_at < $1 AND (last_used_at IS NULL OR last_used_at < $1) ORDER BY updated_at LIMIT {limit}"
+        ))
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::account).collect()
+    }
+
     /// Records why an authorization did not complete, leaving the status.
     pub async fn set_status_reason(
         &self,

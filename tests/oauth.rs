@@ -373,3 +373,50 @@ async fn deleting_an_account_revokes_its_token_at_the_provider() {
     f.mock.verify().await;
     f.gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_needing_an_ungranted_scope_asks_for_it() {
+    let f = flow().await;
+    let state = authorize(&f, None).await;
+    assert_eq!(
+        callback(&f, &[("code", CODE), ("state", &state)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, body) =
+        f.gw.post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": f.account, "tool": "delete_site"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "reauthorization_required");
+    assert_eq!(
+        body["error"]["message"],
+        "the account was not granted the scope this tool needs: admin"
+    );
+    assert_eq!(body["error"]["details"]["missing_scopes"], json!(["admin"]));
+    let link = url::Url::parse(body["error"]["details"]["auth_url"].as_str().unwrap()).unwrap();
+    let scope = link
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        scope, "read,write,admin",
+        "the new link asks for the missing scope"
+    );
+    assert_eq!(
+        f.mock
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == wiremock::http::Method::DELETE)
+            .count(),
+        0
+    );
+    f.gw.stop().await;
+}

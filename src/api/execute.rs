@@ -146,9 +146,16 @@ async fn run(
                 && target.provider.auth.kind == AuthType::Oauth2 =>
         {
             e = e.with_detail("connected_account_id", target.account.id.as_str());
-            if let Some(url) =
-                super::oauth::link_for(state, target.provider, target.connection, target.account)
-                    .await
+            // A tool needing more scopes than were granted asks for them too.
+            let scopes = target.tool.scopes.clone();
+            if let Some(url) = super::oauth::link_for(
+                state,
+                target.provider,
+                target.connection,
+                target.account,
+                &scopes,
+            )
+            .await
             {
                 e = e.with_detail("auth_url", url);
             }
@@ -184,6 +191,24 @@ async fn run_active(
         )
         .with_detail("status", account.status.as_str())
         .with_detail("connected_account_id", account.id.as_str()));
+    }
+
+    let missing: Vec<&str> = tool
+        .scopes
+        .iter()
+        .filter(|s| provider.auth.kind == AuthType::Oauth2 && !account.scopes.contains(s))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::new(
+            ErrorCode::ReauthorizationRequired,
+            format!(
+                "the account was not granted the scope{} this tool needs: {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ),
+        )
+        .with_detail("missing_scopes", missing));
     }
 
     let budget = Duration::from_millis(

@@ -62,6 +62,7 @@ pub async fn link_for(
     provider: &Provider,
     connection: &Connection,
     account: &ConnectedAccount,
+    extra_scopes: &[String],
 ) -> Option<String> {
     match flow::begin(
         &env(state, provider),
@@ -69,7 +70,7 @@ pub async fn link_for(
         connection,
         account,
         None,
-        &[],
+        extra_scopes,
     )
     .await
     {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Backend, Setup, TestGateway, scratch_dir, specs_dir};
 use reqwest::StatusCode;
@@ -25,22 +25,6 @@ async fn acme_account(gw: &TestGateway) -> String {
         .await;
     gw.account(&conn, "user-1", Some(json!({"api_key": "sk_test"})))
         .await
-}
-
-/// Polls `check` every 50 ms until it holds; fails after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 async fn hot_reload_under_traffic(backend: Backend) {
@@ -94,7 +78,7 @@ async fn hot_reload_under_traffic(backend: Backend) {
         good.replace("name: $.user.name", "name: $.user.display"),
     )
     .unwrap();
-    eventually("the changed spec is in force", || {
+    common::eventually("the changed spec is in force", || {
         let (gw, call) = (gw.clone(), call.clone());
         async move { name_of(gw, call).await == "Ann L." }
     })
@@ -103,7 +87,7 @@ async fn hot_reload_under_traffic(backend: Backend) {
 
     // 2. A broken file: the last good version stays; the problem is shown.
     std::fs::write(&acme_file, "provider: acme\ntools: [\n").unwrap();
-    eventually("readyz shows the problem", || {
+    common::eventually("readyz shows the problem", || {
         let gw = gw.clone();
         async move {
             let (_, ready) = gw.get("/readyz").await;
@@ -131,7 +115,7 @@ async fn hot_reload_under_traffic(backend: Backend) {
 
     // 3. A deleted file removes its provider.
     std::fs::remove_file(dir.join("slack.yaml")).unwrap();
-    eventually("slack is gone", || {
+    common::eventually("slack is gone", || {
         let gw = gw.clone();
         async move { gw.get("/v1/providers/slack").await.0 == StatusCode::NOT_FOUND }
     })
@@ -139,7 +123,7 @@ async fn hot_reload_under_traffic(backend: Backend) {
 
     // 4. The good file again.
     std::fs::write(&acme_file, &good).unwrap();
-    eventually("the problem is cleared", || {
+    common::eventually("the problem is cleared", || {
         let gw = gw.clone();
         async move { gw.get("/readyz").await.1["spec_problems"] == json!([]) }
     })

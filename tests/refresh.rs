@@ -283,7 +283,7 @@ async fn idle_accounts_are_refreshed_in_the_background(backend: Backend) {
         "at-2", "at-3", "at-4", "at-5", "at-6", "at-7", "at-8", "at-9",
     ];
     let w = world_with(&backend, &tokens, idle).await;
-    eventually("the idle account is refreshed", || async {
+    common::eventually("the idle account is refreshed", || async {
         w.tokens.refreshes.load(Ordering::SeqCst) >= 1
     })
     .await;
@@ -301,7 +301,7 @@ async fn idle_accounts_are_refreshed_in_the_background(backend: Backend) {
     // A refresh token the provider no longer accepts: the account is revoked.
     let w = world_with(&backend, &["at-2"], idle).await;
     w.tokens.revoked.store(true, Ordering::SeqCst);
-    eventually("the account is revoked", || async {
+    common::eventually("the account is revoked", || async {
         w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
             .await
             .1["status"]
@@ -309,22 +309,6 @@ async fn idle_accounts_are_refreshed_in_the_background(backend: Backend) {
     })
     .await;
     w.gw.stop().await;
-}
-
-/// Polls `check` every 50 ms until it holds; fails after 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
 }
 
 both_backends!(

@@ -181,8 +181,22 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     state.metrics.in_flight.inc();
     let started = Instant::now();
+    // A body declared larger than the limit is refused before a byte of it
+    // is read (a client that sent `Expect: 100-continue` never sends it).
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = declared.is_some_and(|n| n > state.config.max_body_bytes);
+    let run = async move {
+        if too_large {
+            return envelope::invalid("the body is too large").into_response();
+        }
+        next.run(req).await
+    };
     let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(req))
+        .scope(id.clone(), run)
         .instrument(span.clone())
         .await;
     state.metrics.in_flight.dec();

@@ -69,35 +69,13 @@ pub async fn create(
     check_text("label", &label, MAX_LABEL)?;
     // Accounts of providers whose calls need no user authorization are
     // usable at once.
-    let needs_auth = !matches!(
-        AuthType::from_name(&connection.auth_type),
-        Some(AuthType::None | AuthType::Oauth2ClientCredentials)
-    );
-    let status = if needs_auth {
-        AccountStatus::Pending
-    } else {
-        AccountStatus::Active
-    };
-    let now = now();
-    let account = ConnectedAccount {
-        id: new_id("ca"),
-        connection_id: connection.id.clone(),
-        provider: connection.provider.clone(),
-        identifier: body.identifier,
-        identifier_type: body.identifier_type.unwrap_or_default(),
+    let account = new_account(
+        &connection,
+        body.identifier,
         label,
-        status,
-        status_reason: None,
-        status_changed_at: now.clone(),
-        scopes: Vec::new(),
-        metadata: body.metadata.unwrap_or_default(),
-        config: Map::new(),
-        credentials: None,
-        credentials_expires_at: None,
-        last_used_at: None,
-        created_at: now.clone(),
-        updated_at: now,
-    };
+        body.identifier_type.unwrap_or_default(),
+        body.metadata.unwrap_or_default(),
+    );
     if let Err(e) = state.store.insert_account(&account).await {
         return Err(duplicate_or(&state, &account, e).await);
     }
@@ -248,6 +226,23 @@ pub async fn set_credentials(
     let provider = registry
         .provider(&account.provider)
         .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
+    check_credentials(provider, &body)?;
+    let sealed = state.vault.seal(Value::Object(body).to_string().as_bytes());
+    let account = state
+        .store
+        .set_credentials(&id, &sealed, None, AccountStatus::Active, &now())
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    Ok(axum::Json(to_json(&account)))
+}
+
+/// Checks credentials for an account of `provider`: the provider takes
+/// credentials directly, every value is a declared, non-empty string, and
+/// none is missing.
+pub(super) fn check_credentials(
+    provider: &crate::registry::Provider,
+    body: &Map<String, Value>,
+) -> ApiResult<()> {
     let kind = provider.auth.kind;
     if kind == AuthType::None {
         return Err(invalid(format!(
@@ -263,7 +258,7 @@ pub async fn set_credentials(
         )));
     }
     let fields = &provider.auth.credential_fields;
-    for (name, value) in &body {
+    for (name, value) in body {
         if !fields.contains_key(name) {
             let names: Vec<&str> = fields.keys().map(String::as_str).collect();
             return Err(invalid(format!(
@@ -285,13 +280,47 @@ pub async fn set_credentials(
             provider.key
         )));
     }
-    let sealed = state.vault.seal(Value::Object(body).to_string().as_bytes());
-    let account = state
-        .store
-        .set_credentials(&id, &sealed, None, AccountStatus::Active, &now())
-        .await?
-        .ok_or_else(|| missing(&id))?;
-    Ok(axum::Json(to_json(&account)))
+    Ok(())
+}
+
+/// A new account of `connection`: `pending`, or `active` at once for
+/// providers whose calls need no user authorization.
+pub(super) fn new_account(
+    connection: &crate::store::Connection,
+    identifier: String,
+    label: String,
+    identifier_type: IdentifierType,
+    metadata: Map<String, Value>,
+) -> ConnectedAccount {
+    let needs_auth = !matches!(
+        AuthType::from_name(&connection.auth_type),
+        Some(AuthType::None | AuthType::Oauth2ClientCredentials)
+    );
+    let status = if needs_auth {
+        AccountStatus::Pending
+    } else {
+        AccountStatus::Active
+    };
+    let now = now();
+    ConnectedAccount {
+        id: new_id("ca"),
+        connection_id: connection.id.clone(),
+        provider: connection.provider.clone(),
+        identifier,
+        identifier_type,
+        label,
+        status,
+        status_reason: None,
+        status_changed_at: now.clone(),
+        scopes: Vec::new(),
+        metadata,
+        config: Map::new(),
+        credentials: None,
+        credentials_expires_at: None,
+        last_used_at: None,
+        created_at: now.clone(),
+        updated_at: now,
+    }
 }
 
 /// An account as the API shows it: never its credentials.

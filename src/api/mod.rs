@@ -10,6 +10,7 @@
 
 mod accounts;
 mod catalog;
+mod connect;
 mod connections;
 pub mod envelope;
 mod execute;
@@ -132,6 +133,7 @@ pub fn router(state: SharedState) -> Router {
             post(accounts::set_credentials),
         )
         .route("/connected-accounts/{id}/auth-url", post(oauth::auth_url))
+        .route("/connect-sessions", post(connect::create))
         .route("/providers", get(catalog::providers))
         .route("/providers/{provider}", get(catalog::provider))
         .route("/tools", get(catalog::tools))
@@ -144,6 +146,16 @@ pub fn router(state: SharedState) -> Router {
         .nest("/v1", v1)
         // The provider's redirect: its `state` authenticates it, not a key.
         .route("/v1/oauth/callback", get(oauth::callback))
+        // The hosted connect page: its link and session cookie authenticate it.
+        .route("/connect/{token}", get(connect::page))
+        .route(
+            "/connect/{token}/oauth/{connection_id}",
+            post(connect::start_oauth),
+        )
+        .route(
+            "/connect/{token}/credentials/{connection_id}",
+            post(connect::submit_credentials),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -292,7 +292,8 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-fn escape(text: &str) -> String {
+/// Text made safe for HTML content and attribute values.
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

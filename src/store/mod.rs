@@ -571,6 +571,66 @@ impl Store {
         rows.iter().map(rows::account).collect()
     }
 
+    // === connect sessions ===
+
+    pub async fn insert_connect_session(&self, c: &ConnectSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO connect_sessions (token_hash, identifier, connection_ids, redirect_url, created_at, expires_at, browser_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+        )
+        .bind(&c.token_hash)
+        .bind(&c.identifier)
+        .bind(json_text(&c.connection_ids))
+        .bind(c.redirect_url.clone())
+        .bind(&c.created_at)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_connect_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ConnectSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, identifier, connection_ids, redirect_url, created_at, expires_at, browser_hash \
+             FROM connect_sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ConnectSession {
+                token_hash: r.try_get("token_hash")?,
+                identifier: r.try_get("identifier")?,
+                connection_ids: json_column(&r, "connection_ids")?,
+                redirect_url: r.try_get("redirect_url")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                browser_hash: r.try_get("browser_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Binds a never-opened session to a browser: true for exactly one caller.
+    pub async fn open_connect_session(
+        &self,
+        token_hash: &str,
+        browser_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE connect_sessions SET browser_hash = $1 WHERE token_hash = $2 AND browser_hash IS NULL",
+        )
+        .bind(browser_hash)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Records why an authorization did not complete, leaving the status.
     pub async fn set_status_reason(
         &self,
@@ -633,6 +693,20 @@ impl std::fmt::Debug for OAuthState {
             .field("used", &self.used_at.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// A hosted connect page (see migration 0004).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectSession {
+    pub token_hash: String,
+    pub identifier: String,
+    pub connection_ids: Vec<String>,
+    pub redirect_url: Option<String>,
+    pub created_at: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    /// SHA-256 of the browser session that opened it, once opened.
+    pub browser_hash: Option<String>,
 }
 
 const CONNECTION_COLUMNS: &str =

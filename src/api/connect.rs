@@ -1,0 +1,507 @@
+//! The hosted connect page: a short-lived link an app hands to its user,
+//! where the user connects accounts (OAuth buttons, API-key forms) without
+//! the app building any UI.
+//!
+//! Safe by default: the link's token is single-use (the first browser to
+//! open it gets an HttpOnly session cookie and keeps the page; any other
+//! browser is refused), it expires, every form carries a CSRF token derived
+//! from that session, and every text on the page is escaped. The page uses
+//! no external assets and no JavaScript.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::envelope::{ApiResult, Json, Query, invalid, not_found};
+use super::oauth::escape;
+use super::{SharedState, now};
+use crate::registry::Provider;
+use crate::spec::AuthType;
+use crate::store::{
+    AccountFilter, AccountStatus, ConnectSession, ConnectedAccount, Connection, PageRequest,
+};
+
+/// How long a connect link stays usable.
+const SESSION_TTL_MS: i64 = 30 * 60 * 1000;
+const COOKIE: &str = "sb_connect";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    identifier: String,
+    #[serde(default)]
+    connection_ids: Option<Vec<String>>,
+    #[serde(default)]
+    redirect_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    status: Option<String>,
+    error: Option<String>,
+}
+
+/// `POST /v1/connect-sessions`: `{identifier, connection_ids?, redirect_url?}`
+/// → `{url, expires_at}`.
+pub async fn create(
+    State(state): State<SharedState>,
+    Json(body): Json<CreateSession>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    if body.identifier.trim().is_empty() {
+        return Err(invalid("`identifier` must not be empty"));
+    }
+    if let Some(url) = &body.redirect_url
+        && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        return Err(invalid("redirect_url must be an absolute http(s) URL"));
+    }
+    let ids = match body.connection_ids {
+        Some(ids) if !ids.is_empty() => {
+            for id in &ids {
+                if state.store.get_connection(id).await?.is_none() {
+                    return Err(not_found(format!("no connection `{id}`")));
+                }
+            }
+            ids
+        }
+        _ => {
+            let page = PageRequest {
+                limit: 200,
+                after: None,
+            };
+            let all = state.store.list_connections(None, page).await?;
+            if all.is_empty() {
+                return Err(invalid("there is no connection to offer"));
+            }
+            all.into_iter().map(|c| c.id).collect()
+        }
+    };
+    let token = random_token();
+    let expires_at = now_ms() + SESSION_TTL_MS;
+    state
+        .store
+        .insert_connect_session(&ConnectSession {
+            token_hash: digest(&token),
+            identifier: body.identifier,
+            connection_ids: ids,
+            redirect_url: body.redirect_url,
+            created_at: now(),
+            expires_at,
+            browser_hash: None,
+        })
+        .await?;
+    let url = format!("{}/connect/{token}", public_base(&state));
+    let expires =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"url": url, "expires_at": expires})),
+    ))
+}
+
+/// `GET /connect/{token}`: the page.
+pub async fn page(
+    State(state): State<SharedState>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (session, sid, set_cookie) = match open(&state, &token, &headers, true).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let registry = state.specs.current();
+    let mut items = String::new();
+    for id in &session.connection_ids {
+        let Ok(Some(connection)) = state.store.get_connection(id).await else {
+            continue;
+        };
+        let Some(provider) = registry.provider(&connection.provider) else {
+            continue;
+        };
+        let account = find_account(&state, &connection, &session.identifier).await;
+        items.push_str(&item(
+            &token,
+            &csrf(&sid),
+            provider,
+            &connection,
+            account.as_ref(),
+        ));
+    }
+    let banner = match (q.status.as_deref(), q.error.as_deref()) {
+        (Some("active"), _) => "<p role=\"status\"><strong>Connected.</strong></p>".to_owned(),
+        (Some(_), e) => format!(
+            "<p role=\"alert\"><strong>Not connected</strong>{}</p>",
+            e.map(|e| format!(" ({})", escape(e))).unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
+    let back = session
+        .redirect_url
+        .as_ref()
+        .map(|u| format!("<p><a href=\"{}\">Return to the app</a></p>", escape(u)))
+        .unwrap_or_default();
+    let body = format!("<h1>Connect your accounts</h1>{banner}<ul>{items}</ul>{back}");
+    let mut response = html(StatusCode::OK, &body);
+    if let Some(cookie) = set_cookie
+        && let Ok(v) = cookie.parse()
+    {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `POST /connect/{token}/oauth/{connection_id}`: off to the provider.
+pub async fn start_oauth(
+    State(state): State<SharedState>,
+    Path((token, connection_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let (session, connection, provider) =
+        match post_context(&state, &token, &connection_id, &headers, &form).await {
+            Ok(v) => v,
+            Err(page) => return page,
+        };
+    let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
+    else {
+        return message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The account could not be created.",
+        );
+    };
+    let back = format!("{}/connect/{token}", public_base(&state));
+    match crate::auth::flow::begin(
+        &super::oauth::env(&state, &provider),
+        &provider,
+        &connection,
+        &account,
+        Some(back),
+        &[],
+    )
+    .await
+    {
+        Ok(link) => (StatusCode::SEE_OTHER, [(header::LOCATION, link.url)]).into_response(),
+        Err(e) => message(StatusCode::BAD_REQUEST, &e.message),
+    }
+}
+
+/// `POST /connect/{token}/credentials/{connection_id}`: an API-key form.
+pub async fn submit_credentials(
+    State(state): State<SharedState>,
+    Path((token, connection_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let (session, connection, provider) =
+        match post_context(&state, &token, &connection_id, &headers, &form).await {
+            Ok(v) => v,
+            Err(page) => return page,
+        };
+    let credentials: Map<String, Value> = form
+        .iter()
+        .filter(|(k, _)| k.as_str() != "csrf")
+        .map(|(k, v)| (k.clone(), Value::String(v.trim().to_owned())))
+        .collect();
+    if let Err(e) = super::accounts::check_credentials(&provider, &credentials) {
+        return message(StatusCode::BAD_REQUEST, &e.0.message);
+    }
+    let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
+    else {
+        return message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The account could not be created.",
+        );
+    };
+    let sealed = state
+        .vault
+        .seal(Value::Object(credentials).to_string().as_bytes());
+    if state
+        .store
+        .set_credentials(&account.id, &sealed, None, AccountStatus::Active, &now())
+        .await
+        .is_err()
+    {
+        return message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The credentials could not be saved.",
+        );
+    }
+    let back = format!(
+        "{}/connect/{token}?connected_account_id={}&status=active",
+        public_base(&state),
+        account.id
+    );
+    (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
+}
+
+/// Checks session, CSRF token and connection for a form post.
+async fn post_context(
+    state: &SharedState,
+    token: &str,
+    connection_id: &str,
+    headers: &HeaderMap,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<(ConnectSession, Connection, std::sync::Arc<Provider>), Response> {
+    let (session, sid, _) = open(state, token, headers, false).await?;
+    let expected = csrf(&sid);
+    let presented = form.get("csrf").map(String::as_str).unwrap_or_default();
+    if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Reload the page and try again.",
+        ));
+    }
+    if !session.connection_ids.iter().any(|c| c == connection_id) {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "This connection is not offered here.",
+        ));
+    }
+    let Ok(Some(connection)) = state.store.get_connection(connection_id).await else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "This connection no longer exists.",
+        ));
+    };
+    let Some(provider) = state
+        .specs
+        .current()
+        .provider(&connection.provider)
+        .cloned()
+    else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "This provider is not available.",
+        ));
+    };
+    Ok((session, connection, provider))
+}
+
+/// The session of `token` and the browser's session id. The first GET binds
+/// the link to this browser (returning the cookie to set); later requests
+/// must come with that cookie.
+async fn open(
+    state: &SharedState,
+    token: &str,
+    headers: &HeaderMap,
+    may_open: bool,
+) -> Result<(ConnectSession, String, Option<String>), Response> {
+    let hash = digest(token);
+    let Ok(Some(session)) = state.store.get_connect_session(&hash).await else {
+        return Err(message(StatusCode::NOT_FOUND, "This link is not valid."));
+    };
+    if session.expires_at <= now_ms() {
+        return Err(message(
+            StatusCode::GONE,
+            "This link has expired. Ask the app for a new one.",
+        ));
+    }
+    let cookie = cookie_value(headers);
+    match (&session.browser_hash, cookie) {
+        (Some(bound), Some(sid)) if bool::from(bound.as_bytes().ct_eq(digest(&sid).as_bytes())) => {
+            Ok((session, sid, None))
+        }
+        (None, _) if may_open => {
+            let sid = random_token();
+            if !state
+                .store
+                .open_connect_session(&hash, &digest(&sid))
+                .await
+                .unwrap_or(false)
+            {
+                return Err(used());
+            }
+            let secure = if public_base(state).starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{COOKIE}={sid}; Path=/connect/{token}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                SESSION_TTL_MS / 1000
+            );
+            Ok((session, sid, Some(cookie)))
+        }
+        _ => Err(used()),
+    }
+}
+
+fn used() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "This link was opened already. Ask the app for a new one.",
+    )
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_owned)
+        })
+}
+
+/// The account of `identifier` on `connection` (label `default`), if any.
+async fn find_account(
+    state: &SharedState,
+    connection: &Connection,
+    identifier: &str,
+) -> Option<ConnectedAccount> {
+    let filter = AccountFilter {
+        identifier: Some(identifier.to_owned()),
+        connection_id: Some(connection.id.clone()),
+        label: Some("default".into()),
+        ..AccountFilter::default()
+    };
+    let page = PageRequest {
+        limit: 1,
+        after: None,
+    };
+    state.store.list_accounts(&filter, page).await.ok()?.pop()
+}
+
+async fn find_or_create_account(
+    state: &SharedState,
+    connection: &Connection,
+    identifier: &str,
+) -> Option<ConnectedAccount> {
+    if let Some(account) = find_account(state, connection, identifier).await {
+        return Some(account);
+    }
+    let account = super::accounts::new_account(
+        connection,
+        identifier.to_owned(),
+        "default".into(),
+        Default::default(),
+        Map::new(),
+    );
+    match state.store.insert_account(&account).await {
+        Ok(()) => Some(account),
+        // Created meanwhile (a double click): use that one.
+        Err(_) => find_account(state, connection, identifier).await,
+    }
+}
+
+/// One connection on the page: its state and the way to connect it.
+fn item(
+    token: &str,
+    csrf: &str,
+    provider: &Provider,
+    connection: &Connection,
+    account: Option<&ConnectedAccount>,
+) -> String {
+    let name = escape(&provider.display_name);
+    let connected = account.is_some_and(|a| a.status == AccountStatus::Active);
+    let state = if connected { " — connected" } else { "" };
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        escape(csrf)
+    );
+    let action = |kind: &str| {
+        format!(
+            "/connect/{}/{kind}/{}",
+            escape(token),
+            escape(&connection.id)
+        )
+    };
+    let control = match provider.auth.kind {
+        AuthType::Oauth2 => format!(
+            "<form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">{} {name}</button></form>",
+            action("oauth"),
+            if connected { "Reconnect" } else { "Connect" }
+        ),
+        AuthType::ApiKey | AuthType::Bearer | AuthType::Basic => {
+            let fields: String = provider
+                .auth
+                .credential_fields
+                .iter()
+                .map(|(key, f)| {
+                    let label = escape(f.label.as_deref().unwrap_or(key));
+                    let kind = if f.secret { "password" } else { "text" };
+                    format!(
+                        "<label>{label} <input type=\"{kind}\" name=\"{}\" required autocomplete=\"off\"></label> ",
+                        escape(key)
+                    )
+                })
+                .collect();
+            format!(
+                "<form method=\"post\" action=\"{}\">{hidden}{fields}<button type=\"submit\">Save</button></form>",
+                action("credentials")
+            )
+        }
+        _ => String::new(),
+    };
+    format!("<li><h2>{name}{state}</h2>{control}</li>")
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    html(
+        status,
+        &format!("<h1>Connect your accounts</h1><p>{}</p>", escape(text)),
+    )
+}
+
+fn html(status: StatusCode, body: &str) -> Response {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>Connect your accounts</title></head>\
+         <body style=\"font-family:sans-serif;max-width:36rem;margin:3rem auto\">{body}</body></html>"
+    );
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::HeaderName::from_static("content-security-policy"),
+                "default-src 'none'; style-src 'unsafe-inline'; form-action *",
+            ),
+            (header::HeaderName::from_static("x-frame-options"), "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(page),
+    )
+        .into_response()
+}
+
+fn csrf(sid: &str) -> String {
+    digest(&format!("csrf:{sid}"))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn public_base(state: &SharedState) -> String {
+    let uri = super::oauth::redirect_uri(state);
+    uri.trim_end_matches("/v1/oauth/callback").to_owned()
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

@@ -1,0 +1,311 @@
+//! The hosted connect page over HTTP, as a browser uses it: the single-use
+//! link bound to the first browser's cookie, CSRF-checked forms, an API-key
+//! form, an OAuth button through the authorization flow, escaped output.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Backend, Setup, TestGateway, specs_dir};
+use reqwest::StatusCode;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+struct Page {
+    gw: TestGateway,
+    mock: MockServer,
+    url: String,
+    token: String,
+    acme: String,
+    studio: String,
+}
+
+async fn page() -> Page {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "authed": {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "scope": "read,write"}
+        })))
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"site": {"id": "s1"}})))
+        .mount(&mock)
+        .await;
+    let uri = mock.uri();
+    let setup = Setup::new(specs_dir(&[
+        "tests/fixtures/specs/acme.yaml",
+        "tests/fixtures/oauth/studio.yaml",
+    ]))
+    .configure(move |c| {
+        let o = c.provider_overrides.entry("studio".into()).or_default();
+        o.origins
+            .insert("https://studio.example".into(), uri.clone());
+        o.origins
+            .insert("https://api.studio.example".into(), uri.clone());
+    });
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    let acme = gw
+        .connection(json!({"provider": "acme", "config": {"site": "north"}}))
+        .await;
+    let studio = gw
+        .connection(
+            json!({"provider": "studio", "credentials": {"client_id": "c", "client_secret": "s"}}),
+        )
+        .await;
+    let (status, session) = gw
+        .post(
+            "/v1/connect-sessions",
+            json!({"identifier": "ann", "redirect_url": "https://app.example/back"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    assert!(session["expires_at"].as_str().is_some());
+    let url = session["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&gw.url("/connect/")), "{url}");
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    Page {
+        gw,
+        mock,
+        url,
+        token,
+        acme,
+        studio,
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Opens the link as a new browser: the page and its session cookie.
+async fn open(p: &Page) -> (String, String) {
+    let response = browser().get(&p.url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    (response.text().await.unwrap(), pair)
+}
+
+fn csrf_of(page: &str) -> String {
+    let at =
+        page.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    page[at..at + 64].to_owned()
+}
+
+async fn get_with(cookie: &str, url: &str) -> reqwest::Response {
+    browser()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_form(
+    p: &Page,
+    cookie: &str,
+    kind: &str,
+    connection: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    browser()
+        .post(p.gw.url(&format!("/connect/{}/{kind}/{connection}", p.token)))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_account_is_connected_through_the_form() {
+    let p = page().await;
+    let (html, cookie) = open(&p).await;
+    assert!(html.contains("Acme") && html.contains("Studio"), "{html}");
+    assert!(
+        html.contains("type=\"password\" name=\"api_key\""),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+
+    // The link opens once: another browser is refused, this one keeps it.
+    let other = browser().get(&p.url).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    assert!(other.text().await.unwrap().contains("opened already"));
+    assert_eq!(get_with(&cookie, &p.url).await.status(), StatusCode::OK);
+
+    // No CSRF token, or another session's: refused, nothing created.
+    let response = post_form(&p, &cookie, "credentials", &p.acme, &[("api_key", "k")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = post_form(
+        &p,
+        "sb_connect=forged",
+        "credentials",
+        &p.acme,
+        &[("csrf", &csrf), ("api_key", "k")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (_, accounts) = p.gw.get("/v1/connected-accounts?identifier=ann").await;
+    assert_eq!(accounts["data"], json!([]));
+
+    // A wrong field is explained; the right one connects the account.
+    let response = post_form(
+        &p,
+        &cookie,
+        "credentials",
+        &p.acme,
+        &[("csrf", &csrf), ("apikey", "k")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("did you mean `api_key`?")
+    );
+    let response = post_form(
+        &p,
+        &cookie,
+        "credentials",
+        &p.acme,
+        &[("csrf", &csrf), ("api_key", "sk_from_the_form")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        back.starts_with(&p.url) && back.contains("status=active"),
+        "{back}"
+    );
+
+    let (_, accounts) =
+        p.gw.get("/v1/connected-accounts?identifier=ann&provider=acme")
+            .await;
+    assert_eq!(accounts["data"][0]["status"], "active");
+    assert_eq!(accounts["data"][0]["has_credentials"], true);
+    let html = get_with(&cookie, &back).await.text().await.unwrap();
+    assert!(
+        html.contains("<strong>Connected.</strong>") && html.contains("Acme — connected"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"https://app.example/back\""),
+        "the way back to the app"
+    );
+    assert!(
+        !p.gw
+            .table_text("connected_accounts")
+            .await
+            .contains("sk_from_the_form")
+    );
+    p.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_account_is_connected_through_the_button() {
+    let p = page().await;
+    let (html, cookie) = open(&p).await;
+    let csrf = csrf_of(&html);
+    let response = post_form(&p, &cookie, "oauth", &p.studio, &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let authorize = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(authorize.path(), "/oauth/authorize");
+    let q: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(q["redirect_uri"], p.gw.url("/v1/oauth/callback"));
+
+    // The provider sends the browser back; the gateway returns it to the page.
+    let response = browser()
+        .get(p.gw.url("/v1/oauth/callback"))
+        .query(&[("code", "c0de"), ("state", q["state"].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        back.starts_with(&p.url) && back.contains("status=active"),
+        "{back}"
+    );
+    let html = get_with(&cookie, &back).await.text().await.unwrap();
+    assert!(html.contains("Studio — connected"), "{html}");
+    let (_, accounts) =
+        p.gw.get("/v1/connected-accounts?identifier=ann&provider=studio")
+            .await;
+    assert_eq!(accounts["data"][0]["status"], "active");
+    assert_eq!(accounts["data"][0]["config"], json!({"site_id": "s1"}));
+    assert_eq!(
+        p.mock
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/oauth/token")
+            .count(),
+        1
+    );
+    p.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_is_escaped_and_links_expire() {
+    let p = page().await;
+    let (_, cookie) = open(&p).await;
+    let html = get_with(
+        &cookie,
+        &format!("{}?status=error&error=<script>alert(1)</script>", p.url),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"));
+
+    p.gw.sql("UPDATE connect_sessions SET expires_at = 0").await;
+    let response = get_with(&cookie, &p.url).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert!(response.text().await.unwrap().contains("expired"));
+
+    let response = browser()
+        .get(p.gw.url("/connect/not-a-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (status, body) =
+        p.gw.post(
+            "/v1/connect-sessions",
+            json!({"identifier": "ann", "connection_ids": ["conn_nope"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    p.gw.stop().await;
+}

@@ -62,14 +62,22 @@ impl Respond for Grant {
                 "redirect_uri differs from the authorization request",
             );
         }
-        // RFC 7636 4.6: BASE64URL(SHA256(verifier)) == challenge.
-        let Some(verifier) = form.get("code_verifier") else {
-            return refuse("invalid_request", "code_verifier missing");
-        };
-        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(verifier.as_bytes()));
-        if Some(computed) != *self.challenge.lock().unwrap() {
-            return refuse("invalid_grant", "PKCE verification failed");
+        // RFC 7636 4.6: BASE64URL(SHA256(verifier)) == challenge; no
+        // challenge in the authorization request means no verifier here.
+        let challenge = self.challenge.lock().unwrap().clone();
+        match (form.get("code_verifier"), challenge) {
+            (Some(verifier), Some(challenge)) => {
+                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(Sha256::digest(verifier.as_bytes()));
+                if computed != challenge {
+                    return refuse("invalid_grant", "PKCE verification failed");
+                }
+            }
+            (None, None) => {}
+            (None, Some(_)) => return refuse("invalid_request", "code_verifier missing"),
+            (Some(_), None) => {
+                return refuse("invalid_request", "code_verifier without a challenge");
+            }
         }
         ResponseTemplate::new(200).set_body_json(json!({
             "ok": true,
@@ -86,6 +94,11 @@ struct Flow {
 }
 
 async fn flow() -> Flow {
+    flow_of(STUDIO).await
+}
+
+/// The flow for a spec file (`studio.yaml`, or a variant written elsewhere).
+async fn flow_of(spec: &str) -> Flow {
     let mock = MockServer::start().await;
     let grant = Grant::default();
     Mock::given(method("POST"))
@@ -109,8 +122,14 @@ async fn flow() -> Flow {
         .mount(&mock)
         .await;
     let uri = mock.uri();
-    let setup = Setup::new(specs_dir(&[STUDIO])).configure(move |c| {
-        let o = c.provider_overrides.entry("studio".into()).or_default();
+    let key = std::path::Path::new(spec)
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let setup = Setup::new(specs_dir(&[spec])).configure(move |c| {
+        let o = c.provider_overrides.entry(key.clone()).or_default();
         o.origins
             .insert("https://studio.example".into(), uri.clone());
         o.origins
@@ -118,7 +137,8 @@ async fn flow() -> Flow {
     });
     let gw = TestGateway::start(&Backend::Sqlite, setup).await;
     let conn = gw
-        .connection(json!({"provider": "studio", "credentials": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}))
+        .connection(json!({"provider": std::path::Path::new(spec).file_stem().unwrap().to_str().unwrap(),
+                           "credentials": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}))
         .await;
     let account = gw.account(&conn, "ann", None).await;
     Flow {
@@ -418,5 +438,41 @@ async fn a_tool_needing_an_ungranted_scope_asks_for_it() {
             .count(),
         0
     );
+    f.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_flow_without_pkce() {
+    // The same provider with `pkce: false`, as many providers are.
+    let dir = common::scratch_dir("plain");
+    let source = std::fs::read_to_string(STUDIO).unwrap();
+    let plain = source
+        .replace("provider: studio", "provider: plain")
+        .replace("pkce: true", "pkce: false");
+    let spec = dir.join("plain.yaml");
+    std::fs::write(&spec, plain).unwrap();
+    let f = flow_of(spec.to_str().unwrap()).await;
+    let (status, link) =
+        f.gw.post(
+            &format!("/v1/connected-accounts/{}/auth-url", f.account),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert!(!q.contains_key("code_challenge") && !q.contains_key("code_challenge_method"));
+    *f.grant.redirect_uri.lock().unwrap() = Some(q["redirect_uri"].clone());
+    let response = callback(&f, &[("code", CODE), ("state", &q["state"])]).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let (_, account) =
+        f.gw.get(&format!("/v1/connected-accounts/{}", f.account))
+            .await;
+    assert_eq!(account["status"], "active");
     f.gw.stop().await;
 }

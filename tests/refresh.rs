@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use common::{Backend, Setup, TestGateway, specs_dir};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -29,6 +30,27 @@ struct Tokens {
 
 impl Respond for Tokens {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        // RFC 6749 2.3.1: the client authenticates with HTTP Basic.
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("c:s")
+        );
+        if request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            != Some(basic.as_str())
+        {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        }
+        if request
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            != Some("application/x-www-form-urlencoded")
+        {
+            return ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_request"}));
+        }
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();

@@ -19,6 +19,22 @@ use sha2::{Digest, Sha256};
 const FORMAT: &str = "v1";
 const NONCE_LEN: usize = 12;
 
+/// A fresh random token for links and states: 32 bytes, base64url.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The SHA-256 of a token, hex: what is stored in its place, so a leaked
+/// database holds no usable link or state.
+pub fn fingerprint(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The encryption keys: one current, any number of previous ones.
 pub struct Vault {
     current: Key,

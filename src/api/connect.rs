@@ -11,11 +11,8 @@
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use base64::Engine as _;
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::envelope::{ApiResult, Json, Query, invalid, not_found};
@@ -26,6 +23,7 @@ use crate::spec::AuthType;
 use crate::store::{
     AccountFilter, AccountStatus, ConnectSession, ConnectedAccount, Connection, PageRequest,
 };
+use crate::vault::fingerprint;
 
 /// How long a connect link stays usable.
 const SESSION_TTL_MS: i64 = 30 * 60 * 1000;
@@ -82,12 +80,12 @@ pub async fn create(
             all.into_iter().map(|c| c.id).collect()
         }
     };
-    let token = random_token();
-    let expires_at = now_ms() + SESSION_TTL_MS;
+    let token = crate::vault::random_token();
+    let expires_at = crate::clock::now_ms() + SESSION_TTL_MS;
     state
         .store
         .insert_connect_session(&ConnectSession {
-            token_hash: digest(&token),
+            token_hash: fingerprint(&token),
             identifier: body.identifier,
             connection_ids: ids,
             redirect_url: body.redirect_url,
@@ -97,13 +95,7 @@ pub async fn create(
         })
         .await?;
     let url = format!("{}/connect/{token}", public_base(&state));
-    let expires =
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            });
+    let expires = crate::clock::text_of_ms(expires_at);
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"url": url, "expires_at": expires})),
@@ -298,11 +290,11 @@ async fn open(
     headers: &HeaderMap,
     may_open: bool,
 ) -> Result<(ConnectSession, String, Option<String>), Response> {
-    let hash = digest(token);
+    let hash = fingerprint(token);
     let Ok(Some(session)) = state.store.get_connect_session(&hash).await else {
         return Err(message(StatusCode::NOT_FOUND, "This link is not valid."));
     };
-    if session.expires_at <= now_ms() {
+    if session.expires_at <= crate::clock::now_ms() {
         return Err(message(
             StatusCode::GONE,
             "This link has expired. Ask the app for a new one.",
@@ -310,14 +302,16 @@ async fn open(
     }
     let cookie = cookie_value(headers);
     match (&session.browser_hash, cookie) {
-        (Some(bound), Some(sid)) if bool::from(bound.as_bytes().ct_eq(digest(&sid).as_bytes())) => {
+        (Some(bound), Some(sid))
+            if bool::from(bound.as_bytes().ct_eq(fingerprint(&sid).as_bytes())) =>
+        {
             Ok((session, sid, None))
         }
         (None, _) if may_open => {
-            let sid = random_token();
+            let sid = crate::vault::random_token();
             if !state
                 .store
-                .open_connect_session(&hash, &digest(&sid))
+                .open_connect_session(&hash, &fingerprint(&sid))
                 .await
                 .unwrap_or(false)
             {
@@ -481,27 +475,10 @@ fn html(status: StatusCode, body: &str) -> Response {
 }
 
 fn csrf(sid: &str) -> String {
-    digest(&format!("csrf:{sid}"))
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    fingerprint(&format!("csrf:{sid}"))
 }
 
 fn public_base(state: &SharedState) -> String {
     let uri = super::oauth::redirect_uri(state);
     uri.trim_end_matches("/v1/oauth/callback").to_owned()
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

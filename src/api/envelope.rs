@@ -34,19 +34,7 @@ impl From<Error> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::Duplicate(what) => ApiError(Error::new(
-                ErrorCode::Conflict,
-                format!("a record with the same {what} exists already"),
-            )),
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError(Error::new(
-                    ErrorCode::Internal,
-                    "an internal error occurred",
-                ))
-            }
-        }
+        ApiError(Error::from(e))
     }
 }
 

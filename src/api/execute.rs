@@ -298,6 +298,10 @@ async fn credentials(
     } = target;
     let skew = Duration::from_secs(state.config.token_refresh_skew_s);
     match provider.auth.kind {
+        // The common case costs nothing more than opening the credentials.
+        AuthType::Oauth2 if refused.is_none() && !crate::auth::refresh::expiring(account, skew) => {
+            crate::auth::open_account_credentials(&state.vault, account)
+        }
         AuthType::Oauth2 => {
             let env = super::oauth::env(state, provider);
             let force = refused.is_some();

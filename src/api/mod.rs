@@ -285,20 +285,7 @@ async fn require_api_key(State(state): State<SharedState>, req: Request, next: N
     }
 }
 
-/// Current time as RFC 3339 UTC with exactly three fraction digits
-/// (`2026-11-25T16:50:51.250Z`), so stored times also sort as text.
-pub fn now() -> String {
-    static FORMAT: std::sync::LazyLock<Vec<time::format_description::BorrowedFormatItem<'static>>> =
-        std::sync::LazyLock::new(|| {
-            time::format_description::parse(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
-            )
-            .expect("a valid format description")
-        });
-    time::OffsetDateTime::now_utc()
-        .format(&*FORMAT)
-        .unwrap_or_default()
-}
+pub use crate::clock::now;
 
 /// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.
 pub fn new_id(prefix: &str) -> String {

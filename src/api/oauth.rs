@@ -119,13 +119,7 @@ pub async fn auth_url(
         &scopes,
     )
     .await?;
-    let expires =
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(link.expires_at) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            });
+    let expires = crate::clock::text_of_ms(link.expires_at);
     Ok(axum::Json(
         json!({"url": link.url, "state_expires_at": expires}),
     ))

@@ -19,18 +19,17 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, StandardRevocableToken,
 };
-use rand::RngCore;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::token::{ClientCredentials, RawTokenResponse, read_tokens, token_client, token_error};
+use crate::clock;
 use crate::engine;
 use crate::error::{Error, ErrorCode};
 use crate::registry::Provider;
 use crate::spec::AuthType;
 use crate::store::{ConnectedAccount, Connection, OAuthState, Store};
 use crate::upstream::Upstream;
-use crate::vault::Vault;
+use crate::vault::{Vault, fingerprint};
 
 /// How long an authorization URL stays usable.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -101,9 +100,7 @@ pub async fn begin(
         }
     }
 
-    let mut raw_state = [0u8; 32];
-    rand::rng().fill_bytes(&mut raw_state);
-    let state = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw_state);
+    let state = crate::vault::random_token();
     let oauth: AuthClient = oauth2::Client::new(ClientId::new(client.client_id.clone()))
         .set_auth_uri(AuthUrl::new(auth_url).map_err(|_| invalid_endpoint(provider))?)
         .set_redirect_uri(
@@ -125,21 +122,20 @@ pub async fn begin(
     }
     let (url, _) = request.url();
 
-    let now = time::OffsetDateTime::now_utc();
-    let expires_at = unix_ms(now) + STATE_TTL.as_millis() as i64;
+    let expires_at = clock::now_ms() + STATE_TTL.as_millis() as i64;
     env.store
         .insert_oauth_state(&OAuthState {
-            state_hash: hash_state(&state),
+            state_hash: fingerprint(&state),
             account_id: account.id.clone(),
             redirect_url,
             code_verifier,
             scopes,
-            created_at: crate::api::now(),
+            created_at: clock::now(),
             expires_at,
             used_at: None,
         })
         .await
-        .map_err(internal)?;
+        .map_err(Error::from)?;
     Ok(AuthorizationLink {
         url: url.to_string(),
         expires_at,
@@ -174,21 +170,21 @@ pub async fn accept_state(
     store: &Store,
     state: &str,
 ) -> Result<Result<AcceptedState, StateProblem>, Error> {
-    let hash = hash_state(state);
-    let Some(row) = store.get_oauth_state(&hash).await.map_err(internal)? else {
+    let hash = fingerprint(state);
+    let Some(row) = store.get_oauth_state(&hash).await.map_err(Error::from)? else {
         return Ok(Err(StateProblem::Unknown));
     };
     if row.used_at.is_some() {
         return Ok(Err(StateProblem::Used));
     }
-    let now = time::OffsetDateTime::now_utc();
-    if row.expires_at <= unix_ms(now) {
+    let now_ms = clock::now_ms();
+    if row.expires_at <= now_ms {
         return Ok(Err(StateProblem::Expired));
     }
     if !store
-        .use_oauth_state(&hash, &crate::api::now(), unix_ms(now))
+        .use_oauth_state(&hash, &clock::now(), now_ms)
         .await
-        .map_err(internal)?
+        .map_err(Error::from)?
     {
         return Ok(Err(StateProblem::Used));
     }
@@ -263,7 +259,7 @@ pub async fn complete(
         .seal(Value::Object(credentials).to_string().as_bytes());
     let expires_at = tokens
         .expires_in
-        .map(|e| unix_ms(time::OffsetDateTime::now_utc()) + e.as_millis() as i64);
+        .map(|e| clock::now_ms() + e.as_millis() as i64);
     env.store
         .authorize_account(
             &accepted.state.account_id,
@@ -271,10 +267,10 @@ pub async fn complete(
             expires_at,
             &granted,
             &config,
-            &crate::api::now(),
+            &clock::now(),
         )
         .await
-        .map_err(internal)?
+        .map_err(Error::from)?
         .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
 }
 
@@ -414,26 +410,9 @@ fn client_of(
     super::connection_client(env.vault, provider, connection)
 }
 
-/// The stored form of a state: its SHA-256, hex.
-fn hash_state(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn unix_ms(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 fn invalid_endpoint(provider: &Provider) -> Error {
     Error::new(
         ErrorCode::Internal,
         format!("{}: an OAuth endpoint is not a valid URL", provider.key),
     )
-}
-
-fn internal(e: crate::store::StoreError) -> Error {
-    tracing::error!(error = %e, "store failure");
-    Error::new(ErrorCode::Internal, "an internal error occurred")
 }

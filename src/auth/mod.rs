@@ -197,15 +197,10 @@ pub fn scopes(provider: &Provider, connection: &Connection) -> Vec<String> {
 /// failure is tried again next round. Returns how many accounts were
 /// refreshed.
 pub async fn upkeep(state: &crate::api::AppState, idle: Duration) -> usize {
-    let now = time::OffsetDateTime::now_utc();
-    let _ = state
-        .store
-        .purge_oauth_states((now.unix_timestamp_nanos() / 1_000_000) as i64)
-        .await;
-    let cutoff = now - idle;
-    let Ok(before) = cutoff.format(&time::format_description::well_known::Rfc3339) else {
-        return 0;
-    };
+    let _ = state.store.purge_oauth_states(crate::clock::now_ms()).await;
+    // The same fixed-width text as stored values, so the comparison in SQL
+    // is a comparison of times.
+    let before = crate::clock::text(time::OffsetDateTime::now_utc() - idle);
     let accounts = match state.store.idle_accounts(&before, 100).await {
         Ok(a) => a,
         Err(e) => {

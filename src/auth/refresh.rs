@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::flow::OAuthEnv;
 use super::token::{read_tokens, token_client, token_error};
+use crate::clock;
 use crate::engine;
 use crate::error::{Error, ErrorCode};
 use crate::registry::Provider;
@@ -84,12 +85,12 @@ impl Refresher {
     ) -> Result<ConnectedAccount, Error> {
         let started = std::time::Instant::now();
         loop {
-            let now = now_ms();
+            let now = clock::now_ms();
             if env
                 .store
                 .take_refresh_lease(&account.id, now, now + LEASE.as_millis() as i64)
                 .await
-                .map_err(internal)?
+                .map_err(Error::from)?
             {
                 let current = reread(env, &account.id).await?;
                 if current.credentials != account.credentials {
@@ -132,7 +133,7 @@ async fn refresh(
     }
     let credentials = open(env, account)?;
     let Some(refresh_token) = credentials.get("refresh_token").and_then(Value::as_str) else {
-        let now = crate::api::now();
+        let now = clock::now();
         let _ = env
             .store
             .set_status(
@@ -181,12 +182,7 @@ async fn refresh(
             );
             let _ = env
                 .store
-                .set_status(
-                    &account.id,
-                    AccountStatus::Revoked,
-                    &reason,
-                    &crate::api::now(),
-                )
+                .set_status(&account.id, AccountStatus::Revoked, &reason, &clock::now())
                 .await;
             return Err(Error::new(ErrorCode::ReauthorizationRequired, reason)
                 .with_detail("status", "revoked"));
@@ -211,18 +207,21 @@ async fn refresh(
         stored.insert("refresh_token".into(), json!(rotated));
     }
     let sealed = env.vault.seal(Value::Object(stored).to_string().as_bytes());
-    let expires_at = tokens.expires_in.map(|e| now_ms() + e.as_millis() as i64);
+    let expires_at = tokens
+        .expires_in
+        .map(|e| clock::now_ms() + e.as_millis() as i64);
     env.store
-        .store_refreshed(&account.id, &sealed, expires_at, &crate::api::now())
+        .store_refreshed(&account.id, &sealed, expires_at, &clock::now())
         .await
-        .map_err(internal)?
+        .map_err(Error::from)?
         .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
 }
 
-fn expiring(account: &ConnectedAccount, skew: Duration) -> bool {
+/// Whether the account's access token expires within `skew`.
+pub fn expiring(account: &ConnectedAccount, skew: Duration) -> bool {
     account
         .credentials_expires_at
-        .is_some_and(|at| at - skew.as_millis() as i64 <= now_ms())
+        .is_some_and(|at| at - skew.as_millis() as i64 <= clock::now_ms())
 }
 
 fn reauthorize(account: &ConnectedAccount) -> Error {
@@ -240,19 +239,10 @@ async fn reread(env: &OAuthEnv<'_>, id: &str) -> Result<ConnectedAccount, Error>
     env.store
         .get_account(id)
         .await
-        .map_err(internal)?
+        .map_err(Error::from)?
         .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
 }
 
 fn open(env: &OAuthEnv<'_>, account: &ConnectedAccount) -> Result<Map<String, Value>, Error> {
     super::open_account_credentials(env.vault, account)
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn internal(e: crate::store::StoreError) -> Error {
-    tracing::error!(error = %e, "store failure");
-    Error::new(ErrorCode::Internal, "an internal error occurred")
 }

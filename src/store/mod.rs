@@ -50,6 +50,24 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<StoreError> for crate::error::Error {
+    /// A duplicate is the caller's `conflict`; anything else is logged here
+    /// and shown as `internal`, without database details.
+    fn from(e: StoreError) -> crate::error::Error {
+        use crate::error::{Error, ErrorCode};
+        match e {
+            StoreError::Duplicate(what) => Error::new(
+                ErrorCode::Conflict,
+                format!("a record with the same {what} exists already"),
+            ),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Error::new(ErrorCode::Internal, "an internal error occurred")
+            }
+        }
+    }
+}
+
 /// Connections and connected accounts.
 #[derive(Debug, Clone)]
 pub struct Store {

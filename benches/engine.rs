@@ -63,7 +63,7 @@ fn bench_render_and_map(c: &mut Criterion) {
             b.iter(|| {
                 let req = engine::render(provider, tool, black_box(&params), &ctx).unwrap();
                 let body = engine::check(provider, black_box(&response)).unwrap();
-                black_box((req, engine::map_output(tool, &body)))
+                black_box((req, engine::map_output(provider, tool, &body)))
             })
         });
         c.bench_function(&format!("render {id}"), |b| {

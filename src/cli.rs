@@ -43,21 +43,13 @@ pub enum Command {
     },
     /// Print the HTTP request a tool call would send (secrets redacted);
     /// nothing is sent.
-    Render {
-        /// The tool, as provider.tool.
-        tool: String,
-        /// The tool's parameters, as a JSON object.
-        #[arg(long, default_value = "{}")]
-        params: String,
-        /// The connection's config (connection.config), as a JSON object.
-        #[arg(long)]
-        connection_config: Option<String>,
-        /// The account's config (account.config), as a JSON object.
-        #[arg(long)]
-        account_config: Option<String>,
-        /// Credentials to inject, as a JSON object (shown redacted).
-        #[arg(long)]
-        credentials: Option<String>,
+    Render(RenderArgs),
+    /// Run contract test files (default: the `tests/` folder of the specs
+    /// directory): each case's requests and output against the spec.
+    Test {
+        /// Test files, or directories of them (a specs directory means its
+        /// `tests/` folder).
+        paths: Vec<PathBuf>,
     },
     /// Print the tool catalog, as the API gives it.
     Tools {
@@ -69,6 +61,27 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// The tool, as provider.tool.
+    tool: String,
+    /// The tool's parameters, as a JSON object.
+    #[arg(long, default_value = "{}")]
+    params: String,
+    /// The connection's config (connection.config), as a JSON object.
+    #[arg(long)]
+    connection_config: Option<String>,
+    /// The account's config (account.config), as a JSON object.
+    #[arg(long)]
+    account_config: Option<String>,
+    /// Credentials to inject, as a JSON object (shown redacted).
+    #[arg(long)]
+    credentials: Option<String>,
+    /// The auth method (default: the provider's first).
+    #[arg(long)]
+    auth_type: Option<String>,
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
@@ -78,20 +91,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => return serve(config),
         Command::Validate { paths } => return validate(&config, &paths),
-        Command::Render {
-            tool,
-            params,
-            connection_config,
-            account_config,
-            credentials,
-        } => render(
-            &config,
-            &tool,
-            &params,
-            connection_config.as_deref(),
-            account_config.as_deref(),
-            credentials.as_deref(),
-        ),
+        Command::Render(args) => render(&config, &args),
+        Command::Test { paths } => return test(&config, &paths),
         Command::Tools { provider, format } => tools(&config, provider.as_deref(), &format),
     };
     match result {
@@ -161,6 +162,51 @@ fn validate(config: &Config, paths: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// `switchboard test`: runs contract test files; each file's specs are the
+/// folder its `tests/` folder sits in (or the configured specs directory).
+fn test(config: &Config, paths: &[PathBuf]) -> ExitCode {
+    let paths = if paths.is_empty() {
+        vec![config.specs_dir.clone()]
+    } else {
+        paths.to_vec()
+    };
+    let files = match crate::contract::test_files(&paths) {
+        Ok(f) => f,
+        Err(e) => return fail(&format!("cannot read the test files: {e}")),
+    };
+    let mut registries: std::collections::BTreeMap<PathBuf, Registry> = Default::default();
+    let (mut passed, mut failed) = (0, 0);
+    for file in &files {
+        let specs = file
+            .parent()
+            .filter(|d| d.file_name().is_some_and(|n| n == "tests"))
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| config.specs_dir.clone());
+        let registry = registries.entry(specs.clone()).or_insert_with(|| {
+            // Specs are tested as written: operator overrides do not apply.
+            let report = Registry::load_dir(&specs, &Default::default());
+            for d in &report.diagnostics {
+                println!("{d}");
+            }
+            report.registry
+        });
+        let report = crate::contract::run_file(file, registry);
+        print!("{}", crate::contract::describe(&report));
+        passed += report.passed();
+        failed += report.failed();
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 && passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        if passed == 0 && failed == 0 {
+            eprintln!("no test cases found");
+        }
+        ExitCode::FAILURE
+    }
+}
+
 fn read_problem(path: &Path, e: &std::io::Error) -> crate::spec::Diagnostic {
     crate::spec::Diagnostic {
         file: path.to_path_buf(),
@@ -186,40 +232,55 @@ fn registry(config: &Config) -> Result<Registry, String> {
     Ok(report.registry)
 }
 
-fn render(
-    config: &Config,
-    tool_id: &str,
-    params: &str,
-    connection_config: Option<&str>,
-    account_config: Option<&str>,
-    credentials: Option<&str>,
-) -> Result<String, String> {
+fn render(config: &Config, args: &RenderArgs) -> Result<String, String> {
+    let RenderArgs {
+        tool: tool_id,
+        params,
+        connection_config,
+        account_config,
+        credentials,
+        auth_type,
+    } = args;
     let registry = registry(config)?;
     let (provider, tool) = registry
         .tool(tool_id)
         .ok_or_else(|| format!("unknown tool `{tool_id}` (expected provider.tool)"))?;
     let params: Value = parse_json("--params", params)?;
     let connection_config = connection_config
+        .as_deref()
         .map(|s| parse_object("--connection-config", s))
-        .transpose()?;
+        .transpose()?
+        .unwrap_or_default();
+    let connection_config = provider.with_config_defaults(&connection_config);
     let account_config = account_config
+        .as_deref()
         .map(|s| parse_object("--account-config", s))
         .transpose()?;
     // Without real credentials, placeholders show where they would go; they
     // are redacted in the output either way.
+    let auth = match auth_type {
+        None => provider.auth(),
+        Some(t) => provider.auth_for(t).ok_or_else(|| {
+            format!(
+                "provider `{}` has no auth type `{t}` (auth types: {})",
+                provider.key,
+                provider.auth_types().join(", ")
+            )
+        })?,
+    };
     let credentials = match credentials {
         Some(s) => parse_object("--credentials", s)?,
-        None => provider
-            .auth
+        None => auth
             .credential_fields
             .keys()
             .map(|k| (k.clone(), json!("placeholder")))
             .collect(),
     };
     let ctx = CallContext {
-        connection_config: connection_config.as_ref(),
+        connection_config: Some(&connection_config),
         account_config: account_config.as_ref(),
         credentials: Some(&credentials),
+        auth: Some(auth),
     };
     let request = engine::render(provider, tool, &params, &ctx).map_err(|e| {
         let details = if e.details.is_empty() {

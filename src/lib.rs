@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod engine;
 pub mod error;
 pub mod metrics;

@@ -40,7 +40,7 @@ const URL_COMPONENT: &AsciiSet = &PATH_SEGMENT.remove(b':');
 
 /// Names that templates may call as functions (ours and minijinja's
 /// built-in globals); not variables.
-const FUNCTIONS: &[&str] = &["rfc2822_message", "range", "dict", "namespace"];
+const FUNCTIONS: &[&str] = &["rfc2822_message", "fail", "range", "dict", "namespace"];
 
 /// Index of a compiled entry in its [`TemplateSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,11 +67,19 @@ pub fn is_template(source: &str) -> bool {
 }
 
 /// The inner expression of a string that is exactly one `{{ … }}`.
+///
+/// An inner `}}` (a nested mapping, `{'a': {'b': x}}`) still makes one
+/// expression when the whole inner text parses as one; `{{ a }} {{ b }}`
+/// does not, and stays a text template.
 pub fn whole_expression(source: &str) -> Option<&str> {
     let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
     let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    if inner.contains("{%") || inner.contains("{#") {
+        return None;
+    }
+    if (inner.contains("{{") || inner.contains("}}"))
+        && Environment::new().compile_expression(inner).is_err()
     {
         return None;
     }
@@ -314,12 +322,75 @@ fn environment() -> Environment<'static> {
     env.add_filter("base64url", |v: String| {
         base64::engine::general_purpose::URL_SAFE.encode(v)
     });
+    env.add_filter("base64_decode", base64_decode);
+    env.add_filter("rfc3339", rfc3339);
     env.add_filter("json", |v: JinjaValue| {
         serde_json::to_string(&v)
             .map_err(|e| JinjaError::new(ErrorKind::InvalidOperation, e.to_string()))
     });
+    // `["a@x", "b@x"] | objects("email")` → `[{"email": "a@x"}, {"email": "b@x"}]`:
+    // a list of values as the list of objects an API wants.
+    env.add_filter(
+        "objects",
+        |list: JinjaValue, key: String| -> Result<JinjaValue, JinjaError> {
+            let items = list
+                .try_iter()
+                .map_err(|_| invalid("`objects` takes a list"))?;
+            Ok(JinjaValue::from(
+                items
+                    .map(|item| {
+                        JinjaValue::from(std::collections::BTreeMap::from([(key.clone(), item)]))
+                    })
+                    .collect::<Vec<_>>(),
+            ))
+        },
+    );
     env.add_function("rfc2822_message", rfc2822_message);
+    // `fail("…")` stops the call with that message (a value that cannot be
+    // sent, such as a status no transition leads to).
+    env.add_function(
+        "fail",
+        |message: String| -> Result<JinjaValue, JinjaError> { Err(invalid(&message)) },
+    );
     env
+}
+
+/// `"SGk=" | base64_decode`: base64 or base64url text (padding optional)
+/// decoded to text; bytes that are not UTF-8 are replaced.
+fn base64_decode(value: String) -> Result<String, JinjaError> {
+    let compact: String = value
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine
+        .decode(compact.as_bytes())
+        .map_err(|e| invalid(&format!("not base64: {e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `1503435956 | rfc3339` (or `"1503435956.000247"`): Unix seconds as an
+/// RFC 3339 time in UTC; a fraction of a second is dropped.
+fn rfc3339(value: JinjaValue) -> Result<String, JinjaError> {
+    let seconds = match value.as_str() {
+        Some(s) => s.trim().parse::<f64>().ok(),
+        None => f64::try_from(value.clone()).ok(),
+    }
+    .filter(|s| s.is_finite())
+    .ok_or_else(|| invalid(&format!("`{value}` is not a number of seconds")))?;
+    let time = time::OffsetDateTime::from_unix_timestamp(seconds.floor() as i64)
+        .map_err(|_| invalid(&format!("`{value}` is out of range")))?;
+    time.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| invalid(&e.to_string()))
 }
 
 /// Percent-encodes one path segment. A value of only dots is refused: URL
@@ -360,15 +431,70 @@ fn rfc2822_message(kwargs: Kwargs) -> Result<String, JinjaError> {
     }
     no_line_breaks("subject", &subject)?;
     message = message.subject(subject);
+    // Threading: the Message-ID(s) a reply answers.
+    for (name, is_reply) in [("in_reply_to", true), ("references", false)] {
+        if let Some(v) = arg(name)? {
+            let ids = message_ids(&v)?;
+            message = if is_reply {
+                message.in_reply_to(ids)
+            } else {
+                message.references(ids)
+            };
+        }
+    }
     message = if html {
         message.html_body(body)
     } else {
         message.text_body(body)
     };
     kwargs.assert_all_used()?;
-    message
+    let text = message
         .write_to_string()
-        .map_err(|e| invalid(&format!("cannot build the message: {e}")))
+        .map_err(|e| invalid(&format!("cannot build the message: {e}")))?;
+    Ok(without_generated_headers(&text))
+}
+
+/// The message without the `Message-ID` and `Date` the builder adds: the
+/// mail provider stamps both when it sends, and the builder's Message-ID
+/// would name the gateway's host name. The message is then the same text
+/// for the same arguments.
+fn without_generated_headers(message: &str) -> String {
+    let (head, body) = message.split_once("\r\n\r\n").unwrap_or((message, ""));
+    let kept: Vec<&str> = head
+        .split("\r\n")
+        .filter(|line| !line.starts_with("Message-ID: ") && !line.starts_with("Date: "))
+        .collect();
+    format!("{}\r\n\r\n{body}", kept.join("\r\n"))
+}
+
+/// Message-IDs for In-Reply-To and References: `<a@b>` text (several
+/// separated by spaces) or a list of them, with or without the brackets.
+fn message_ids(
+    value: &JinjaValue,
+) -> Result<mail_builder::headers::message_id::MessageId<'static>, JinjaError> {
+    let items: Vec<String> = match value.as_str() {
+        Some(s) => s.split_whitespace().map(str::to_owned).collect(),
+        None => value
+            .try_iter()
+            .map_err(|_| invalid("a message id must be a string or a list of strings"))?
+            .map(|v| text_of(&v))
+            .collect(),
+    };
+    let mut ids = Vec::new();
+    for item in &items {
+        no_line_breaks("message id", item)?;
+        let id = item.trim().trim_start_matches('<').trim_end_matches('>');
+        if id.is_empty() || id.contains(['<', '>', ' ']) {
+            return Err(invalid(&format!("`{item}` is not a valid message id")));
+        }
+        ids.push(id.to_owned());
+    }
+    if ids.is_empty() {
+        return Err(invalid("a message id list is empty"));
+    }
+    Ok(mail_builder::headers::message_id::MessageId::new_list(
+        ids.into_iter().map(std::borrow::Cow::Owned),
+    ))
 }
 
 fn addresses(

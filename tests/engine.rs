@@ -47,6 +47,7 @@ impl Call {
             connection_config: Some(&self.connection),
             account_config: Some(&self.account),
             credentials: Some(&self.credentials),
+            auth: None,
         }
     }
 }

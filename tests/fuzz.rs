@@ -17,6 +17,14 @@ fn fixture_source() -> &'static str {
     })
 }
 
+fn contract_registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/contract");
+        Registry::load_dir(&dir, &Default::default()).registry
+    })
+}
+
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -114,14 +122,19 @@ proptest! {
 
     #[test]
     fn random_answers_never_panic_the_mapping(status in 100u16..600, body in prop::collection::vec(any::<u8>(), 0..64), json in json_value()) {
-        let (provider, tool) = registry().tool("acme.get_user").unwrap();
-        for response in [
-            ProviderResponse { status, headers: Default::default(), body: body.clone() },
-            ProviderResponse::json(status, &json),
-        ] {
-            match engine::check(provider, &response) {
-                Ok(parsed) => { let _ = engine::map_output(tool, &parsed); }
-                Err(e) => prop_assert_eq!(e.provider.as_deref(), Some("acme")),
+        let fixtures = registry();
+        let contract = contract_registry();
+        // Plain paths, and per-item fields and value expressions.
+        for (registry, id) in [(fixtures, "acme.get_user"), (contract, "shop.list_products")] {
+            let (provider, tool) = registry.tool(id).unwrap();
+            for response in [
+                ProviderResponse { status, headers: Default::default(), body: body.clone() },
+                ProviderResponse::json(status, &json),
+            ] {
+                match engine::check(provider, &response) {
+                    Ok(parsed) => { let _ = engine::map_output(provider, tool, &parsed); }
+                    Err(e) => prop_assert_eq!(e.provider.as_deref(), Some(provider.key.as_str())),
+                }
             }
         }
     }

@@ -226,7 +226,13 @@ pub async fn set_credentials(
     let provider = registry
         .provider(&account.provider)
         .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
-    check_credentials(provider, &body)?;
+    let connection = state
+        .store
+        .get_connection(&account.connection_id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    let auth = crate::auth::method(provider, &connection)?;
+    check_credentials(provider, auth, &body)?;
     let sealed = state.vault.seal(Value::Object(body).to_string().as_bytes());
     let account = state
         .store
@@ -241,9 +247,10 @@ pub async fn set_credentials(
 /// none is missing.
 pub(super) fn check_credentials(
     provider: &crate::registry::Provider,
+    auth: &crate::registry::Auth,
     body: &Map<String, Value>,
 ) -> ApiResult<()> {
-    let kind = provider.auth.kind;
+    let kind = auth.kind;
     if kind == AuthType::None {
         return Err(invalid(format!(
             "provider `{}` needs no credentials; its accounts are active as soon as they are created",
@@ -257,7 +264,7 @@ pub(super) fn check_credentials(
             kind.as_str()
         )));
     }
-    let fields = &provider.auth.credential_fields;
+    let fields = &auth.credential_fields;
     for (name, value) in body {
         if !fields.contains_key(name) {
             let names: Vec<&str> = fields.keys().map(String::as_str).collect();

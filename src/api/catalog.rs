@@ -44,7 +44,7 @@ pub async fn provider(
             .collect::<serde_json::Map<_, _>>()
     );
     body["credential_fields"] = json!(
-        p.auth
+        p.auth()
             .credential_fields
             .iter()
             .map(|(k, f)| (
@@ -53,7 +53,22 @@ pub async fn provider(
             ))
             .collect::<serde_json::Map<_, _>>()
     );
-    body["default_scopes"] = json!(p.auth.default_scopes);
+    body["default_scopes"] = json!(p.auth().default_scopes);
+    body["auth_methods"] = json!(
+        p.auths
+            .iter()
+            .map(|a| json!({
+                "auth_type": a.kind.as_str(),
+                "label": a.label,
+                "default_scopes": a.default_scopes,
+                "credential_fields": a.credential_fields.iter().map(|(k, f)| (
+                    k.clone(),
+                    json!({"label": f.label, "description": f.description, "secret": f.secret})
+                )).collect::<serde_json::Map<_, _>>(),
+            }))
+            .collect::<Vec<_>>()
+    );
+    body["setup"] = json!(p.setup);
     Ok(axum::Json(body))
 }
 
@@ -85,7 +100,8 @@ fn summary(p: &Provider) -> Value {
         "provider": p.key,
         "display_name": p.display_name,
         "categories": p.categories,
-        "auth_type": p.auth.kind.as_str(),
+        "auth_type": p.auth().kind.as_str(),
+        "auth_types": p.auth_types(),
         "tools": p.tools.keys().collect::<Vec<_>>(),
     })
 }

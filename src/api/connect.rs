@@ -206,7 +206,10 @@ pub async fn submit_credentials(
         .filter(|(k, _)| k.as_str() != "csrf")
         .map(|(k, v)| (k.clone(), Value::String(v.trim().to_owned())))
         .collect();
-    if let Err(e) = super::accounts::check_credentials(&provider, &credentials) {
+    let checked = crate::auth::method(&provider, &connection)
+        .map_err(super::envelope::ApiError::from)
+        .and_then(|auth| super::accounts::check_credentials(&provider, auth, &credentials));
+    if let Err(e) = checked {
         return message(StatusCode::BAD_REQUEST, &e.0.message);
     }
     let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
@@ -415,15 +418,17 @@ fn item(
             escape(&connection.id)
         )
     };
-    let control = match provider.auth.kind {
+    let Some(auth) = provider.auth_for(&connection.auth_type) else {
+        return String::new();
+    };
+    let control = match auth.kind {
         AuthType::Oauth2 => format!(
             "<form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">{} {name}</button></form>",
             action("oauth"),
             if connected { "Reconnect" } else { "Connect" }
         ),
         AuthType::ApiKey | AuthType::Bearer | AuthType::Basic => {
-            let fields: String = provider
-                .auth
+            let fields: String = auth
                 .credential_fields
                 .iter()
                 .map(|(key, f)| {

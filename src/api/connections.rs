@@ -60,16 +60,25 @@ pub async fn create(
     let provider = registry.provider(&body.provider).ok_or_else(|| {
         unknown_provider(&body.provider, registry.providers().map(|p| p.key.as_str()))
     })?;
-    let kind = provider.auth.kind;
-    if let Some(requested) = &body.auth_type
-        && requested != kind.as_str()
-    {
-        return Err(invalid(format!(
-            "provider `{}` uses auth_type `{}`, not `{requested}`",
-            provider.key,
-            kind.as_str()
-        )));
-    }
+    let kind = match &body.auth_type {
+        None => provider.auth().kind,
+        Some(requested) => match provider.auth_for(requested) {
+            Some(auth) => auth.kind,
+            None => {
+                let offered = provider.auth_types();
+                return Err(invalid(format!(
+                    "provider `{}` offers auth_type {}, not `{requested}`{}",
+                    provider.key,
+                    offered
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    suggestion(requested, offered.iter().copied())
+                )));
+            }
+        },
+    };
     let managed = body.managed.unwrap_or(false);
     if managed && !kind.is_oauth() {
         return Err(invalid("`managed` applies only to OAuth 2.0 providers"));

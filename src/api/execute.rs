@@ -19,7 +19,7 @@ use super::{SharedState, now as now_text};
 use crate::catalog::LLM_SEPARATOR;
 use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
-use crate::registry::{Provider, Tool};
+use crate::registry::{Auth, Provider, Tool};
 use crate::spec::{AuthType, suggestion};
 use crate::store::{AccountFilter, AccountStatus, ConnectedAccount, Connection, PageRequest};
 use crate::upstream::CallPlan;
@@ -58,6 +58,7 @@ pub async fn execute(
 
     let target = Target {
         provider,
+        auth: crate::auth::method(provider, &connection)?,
         tool,
         account: &account,
         connection: &connection,
@@ -127,6 +128,8 @@ fn record_use(state: &SharedState, account: &ConnectedAccount) {
 #[derive(Clone, Copy)]
 struct Target<'a> {
     provider: &'a Provider,
+    /// The auth method the account's connection uses.
+    auth: &'a Auth,
     tool: &'a Tool,
     account: &'a ConnectedAccount,
     connection: &'a Connection,
@@ -143,7 +146,7 @@ async fn run(
     match result {
         Err(mut e)
             if e.code == ErrorCode::ReauthorizationRequired
-                && target.provider.auth.kind == AuthType::Oauth2 =>
+                && target.auth.kind == AuthType::Oauth2 =>
         {
             e = e.with_detail("connected_account_id", target.account.id.as_str());
             // A tool needing more scopes than were granted asks for them too.
@@ -196,7 +199,7 @@ async fn run_active(
     let missing: Vec<&str> = tool
         .scopes
         .iter()
-        .filter(|s| provider.auth.kind == AuthType::Oauth2 && !account.scopes.contains(s))
+        .filter(|s| target.auth.kind == AuthType::Oauth2 && !account.scopes.contains(s))
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
@@ -233,7 +236,7 @@ async fn run_active(
     // A token the provider refuses (expired early, revoked) is replaced once
     // (refreshed, or fetched again), and the call made once more.
     let renewable = matches!(
-        provider.auth.kind,
+        target.auth.kind,
         AuthType::Oauth2 | AuthType::Oauth2ClientCredentials
     );
     if renewable
@@ -260,6 +263,7 @@ async fn call_once(
         connection_config: Some(&target.connection.config),
         account_config: Some(&target.account.config),
         credentials: Some(credentials),
+        auth: Some(target.auth),
     };
     let send = |req| async move {
         let answer = state.upstream.call(plan, req).await?;
@@ -297,7 +301,7 @@ async fn credentials(
         ..
     } = target;
     let skew = Duration::from_secs(state.config.token_refresh_skew_s);
-    match provider.auth.kind {
+    match target.auth.kind {
         // The common case costs nothing more than opening the credentials.
         AuthType::Oauth2 if refused.is_none() && !crate::auth::refresh::expiring(account, skew) => {
             crate::auth::open_account_credentials(&state.vault, account)

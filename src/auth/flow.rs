@@ -25,7 +25,7 @@ use super::token::{ClientCredentials, RawTokenResponse, read_tokens, token_clien
 use crate::clock;
 use crate::engine;
 use crate::error::{Error, ErrorCode};
-use crate::registry::Provider;
+use crate::registry::{Auth, Provider};
 use crate::spec::AuthType;
 use crate::store::{ConnectedAccount, Connection, OAuthState, Store};
 use crate::upstream::Upstream;
@@ -78,7 +78,8 @@ pub async fn begin(
     redirect_url: Option<String>,
     extra_scopes: &[String],
 ) -> Result<AuthorizationLink, Error> {
-    if provider.auth.kind != AuthType::Oauth2 {
+    let auth = super::method(provider, connection)?;
+    if auth.kind != AuthType::Oauth2 {
         return Err(Error::new(
             ErrorCode::InvalidRequest,
             format!(
@@ -88,10 +89,10 @@ pub async fn begin(
         ));
     }
     let client = client_of(env, provider, connection)?;
-    let authorization_url =
-        provider.auth.authorization_url.as_ref().ok_or_else(|| {
-            Error::new(ErrorCode::Internal, "the provider has no authorization_url")
-        })?;
+    let authorization_url = auth
+        .authorization_url
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no authorization_url"))?;
     let auth_url = engine::render_auth_url(provider, authorization_url, &connection.config)?;
     let mut scopes = super::scopes(provider, connection);
     for s in extra_scopes {
@@ -109,13 +110,13 @@ pub async fn begin(
     let mut request = oauth.authorize_url(|| CsrfToken::new(state.clone()));
     if !scopes.is_empty() {
         // Joined here: providers disagree on the separator (Slack: ",").
-        request = request.add_extra_param("scope", scopes.join(&provider.auth.scope_separator));
+        request = request.add_extra_param("scope", scopes.join(&auth.scope_separator));
     }
-    for (k, v) in &provider.auth.authorization_params {
+    for (k, v) in &auth.authorization_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
     let mut code_verifier = None;
-    if provider.auth.pkce {
+    if auth.pkce {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         request = request.set_pkce_challenge(challenge);
         code_verifier = Some(env.vault.seal(verifier.secret().as_bytes()));
@@ -199,14 +200,14 @@ pub async fn complete(
     accepted: &AcceptedState,
     code: &str,
 ) -> Result<ConnectedAccount, Error> {
+    let auth = super::method(provider, connection)?;
     let client = client_of(env, provider, connection)?;
-    let token_url = provider
-        .auth
+    let token_url = auth
         .token_url
         .as_ref()
         .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no token_url"))?;
     let url = engine::render_auth_url(provider, token_url, &connection.config)?;
-    let oauth = token_client(provider, &client, &url)?.set_redirect_uri(
+    let oauth = token_client(provider, auth, &client, &url)?.set_redirect_uri(
         RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
     );
     let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
@@ -221,7 +222,7 @@ pub async fn complete(
             String::from_utf8_lossy(&verifier).into_owned(),
         ));
     }
-    for (k, v) in &provider.auth.token_params {
+    for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
     let http = super::token::http_client(env.upstream, REQUEST_TIMEOUT);
@@ -229,7 +230,7 @@ pub async fn complete(
         .request_async(&http)
         .await
         .map_err(|e| token_error(&provider.key, e))?;
-    let tokens = read_tokens(response.raw(), &provider.auth.token_response).ok_or_else(|| {
+    let tokens = read_tokens(response.raw(), &auth.token_response).ok_or_else(|| {
         Error::new(
             ErrorCode::ProviderError,
             "the token endpoint's answer holds no access token",
@@ -237,7 +238,15 @@ pub async fn complete(
         .with_provider(&provider.key)
     })?;
 
-    let config = discover(env, provider, connection, &tokens.access_token).await?;
+    let config = discover(
+        env,
+        provider,
+        auth,
+        connection,
+        response.raw(),
+        &tokens.access_token,
+    )
+    .await?;
     let granted: Vec<String> = match &tokens.scope {
         Some(s) => s
             .split([' ', ','])
@@ -284,7 +293,10 @@ pub async fn revoke(
     connection: &Connection,
     account: &ConnectedAccount,
 ) -> bool {
-    let Some(endpoint) = provider.auth.revoke_url.as_ref() else {
+    let Some(auth) = provider.auth_for(&connection.auth_type) else {
+        return false;
+    };
+    let Some(endpoint) = auth.revoke_url.as_ref() else {
         return false;
     };
     let attempt = async {
@@ -312,7 +324,7 @@ pub async fn revoke(
                 "application/x-www-form-urlencoded",
             )
             .header(http::header::ACCEPT, "application/json");
-        match provider.auth.client_auth {
+        match auth.client_auth {
             crate::spec::ClientAuth::Basic => {
                 let pair = format!("{}:{}", enc(&client.client_id), enc(&client.client_secret));
                 let basic = base64::engine::general_purpose::STANDARD.encode(pair);
@@ -352,12 +364,27 @@ pub async fn revoke(
 async fn discover(
     env: &OAuthEnv<'_>,
     provider: &Provider,
+    auth: &Auth,
     connection: &Connection,
+    token_response: &Value,
     access_token: &str,
 ) -> Result<Map<String, Value>, Error> {
     let mut config = Map::new();
-    for (name, field) in &provider.auth.account_config {
-        let Some((url, path)) = &field.discover else {
+    for (name, field) in &auth.account_config {
+        let Some(discover) = &field.discover else {
+            continue;
+        };
+        let path = &discover.value;
+        let Some(url) = &discover.url else {
+            // Read from the token response (Slack's team, Notion's workspace).
+            let value = path.first(token_response).cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorCode::ProviderError,
+                    format!("could not discover the account's `{name}`: not in the token response"),
+                )
+                .with_provider(&provider.key)
+            })?;
+            config.insert(name.clone(), value);
             continue;
         };
         let url = engine::render_auth_url(provider, url, &connection.config)?;

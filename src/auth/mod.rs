@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::engine;
 use crate::error::{Error, ErrorCode};
-use crate::registry::Provider;
+use crate::registry::{Auth, Provider};
 use crate::store::Connection;
 use crate::upstream::Upstream;
 use crate::vault::Vault;
@@ -148,16 +148,17 @@ async fn fetch(
     connection: &Connection,
     client: &ClientCredentials,
 ) -> Result<token::Tokens, Error> {
-    let token_url = provider.auth.token_url.as_ref().ok_or_else(|| {
+    let auth = method(provider, connection)?;
+    let token_url = auth.token_url.as_ref().ok_or_else(|| {
         Error::new(ErrorCode::Internal, "the provider has no token_url")
             .with_provider(&provider.key)
     })?;
     let url = engine::render_auth_url(provider, token_url, &connection.config)?;
-    let oauth = token_client(provider, client, &url)?;
+    let oauth = token_client(provider, auth, client, &url)?;
     let mut request = oauth
         .exchange_client_credentials()
         .add_scopes(scopes(provider, connection).into_iter().map(Scope::new));
-    for (k, v) in &provider.auth.token_params {
+    for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
     let http = token::http_client(upstream, TOKEN_TIMEOUT);
@@ -165,7 +166,7 @@ async fn fetch(
         .request_async(&http)
         .await
         .map_err(|e| token_error(&provider.key, e))?;
-    read_tokens(response.raw(), &provider.auth.token_response).ok_or_else(|| {
+    read_tokens(response.raw(), &auth.token_response).ok_or_else(|| {
         Error::new(
             ErrorCode::ProviderError,
             "the token endpoint's answer holds no access token",
@@ -174,15 +175,30 @@ async fn fetch(
     })
 }
 
+/// The auth method a connection uses (its `auth_type`).
+pub fn method<'p>(provider: &'p Provider, connection: &Connection) -> Result<&'p Auth, Error> {
+    provider.auth_for(&connection.auth_type).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "the connection uses auth_type `{}`, which provider `{}` no longer offers (it offers: {})",
+                connection.auth_type,
+                provider.key,
+                provider.auth_types().join(", ")
+            ),
+        )
+        .with_provider(&provider.key)
+    })
+}
+
 /// The provider's default scopes and the connection's, without repeats.
 pub fn scopes(provider: &Provider, connection: &Connection) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for s in provider
-        .auth
-        .default_scopes
-        .iter()
-        .chain(&connection.scopes)
-    {
+    let defaults = provider
+        .auth_for(&connection.auth_type)
+        .map(|a| a.default_scopes.as_slice())
+        .unwrap_or_default();
+    for s in defaults.iter().chain(&connection.scopes) {
         if !all.contains(s) {
             all.push(s.clone());
         }
@@ -215,12 +231,15 @@ pub async fn upkeep(state: &crate::api::AppState, idle: Duration) -> usize {
         let Some(provider) = registry.provider(&account.provider) else {
             continue;
         };
-        if provider.auth.kind != crate::spec::AuthType::Oauth2 {
+        if provider.auth_for("oauth2").is_none() {
             continue;
         }
         let Ok(Some(connection)) = state.store.get_connection(&account.connection_id).await else {
             continue;
         };
+        if connection.auth_type != "oauth2" {
+            continue;
+        }
         let env = crate::api::oauth_env(state, provider);
         match state
             .refresher

@@ -157,17 +157,17 @@ async fn refresh(
         })?,
         false => super::connection_client(env.vault, provider, connection)?,
     };
-    let endpoint = provider
-        .auth
+    let auth = super::method(provider, connection)?;
+    let endpoint = auth
         .refresh_url
         .as_ref()
-        .or(provider.auth.token_url.as_ref())
+        .or(auth.token_url.as_ref())
         .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no token_url"))?;
     let url = engine::render_auth_url(provider, endpoint, &connection.config)?;
-    let oauth = token_client(provider, &client, &url)?;
+    let oauth = token_client(provider, auth, &client, &url)?;
     let token = RefreshToken::new(refresh_token.to_owned());
     let mut request = oauth.exchange_refresh_token(&token);
-    for (k, v) in &provider.auth.token_params {
+    for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
     let http = super::token::http_client(env.upstream, TIMEOUT);
@@ -195,7 +195,7 @@ async fn refresh(
             ));
         }
     };
-    let tokens = read_tokens(response.raw(), &provider.auth.token_response).ok_or_else(|| {
+    let tokens = read_tokens(response.raw(), &auth.token_response).ok_or_else(|| {
         Error::new(
             ErrorCode::UpstreamUnavailable,
             "the token endpoint's answer holds no access token",

@@ -21,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode};
-use crate::registry::{Provider, TokenResponsePaths};
+use crate::registry::{Auth, Provider, TokenResponsePaths};
 use crate::spec::ClientAuth;
 use crate::upstream::Upstream;
 
@@ -183,6 +183,7 @@ pub fn read_tokens(raw: &Value, paths: &TokenResponsePaths) -> Option<Tokens> {
 /// A token client for `token_url` with the provider's client authentication.
 pub fn token_client(
     provider: &Provider,
+    auth: &Auth,
     client: &ClientCredentials,
     token_url: &str,
 ) -> Result<TokenClient, Error> {
@@ -192,7 +193,7 @@ pub fn token_client(
             format!("{}: the token URL is not valid", provider.key),
         )
     })?;
-    let auth_type = match provider.auth.client_auth {
+    let auth_type = match auth.client_auth {
         ClientAuth::Basic => oauth2::AuthType::BasicAuth,
         ClientAuth::Body => oauth2::AuthType::RequestBody,
     };

@@ -12,14 +12,14 @@ mod response;
 
 use std::future::Future;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use paginate::Pager;
 pub use render::{
-    CallContext, REDACTED, RenderedRequest, RequestBody, render, render_auth_url,
+    CallContext, REDACTED, RenderedRequest, RequestBody, render, render_auth_url, render_step,
     validate_parameters,
 };
-pub use response::{ProviderResponse, check, map_output};
+pub use response::{ProviderResponse, check, content_output, map_output};
 
 use crate::error::Error;
 use crate::registry::{Provider, Tool};
@@ -34,7 +34,8 @@ pub struct Execution {
     pub pages: u32,
 }
 
-/// Runs one tool call: render, send, check, follow pages, map the output.
+/// Runs one tool call: render, send, check, follow pages (or steps), map
+/// the output.
 pub async fn execute<S, F>(
     provider: &Provider,
     tool: &Tool,
@@ -46,17 +47,31 @@ where
     S: FnMut(RenderedRequest) -> F,
     F: Future<Output = Result<ProviderResponse, Error>>,
 {
+    if tool.steps.len() > 1 || tool.steps[0].name.is_some() {
+        return execute_steps(provider, tool, params, ctx, send).await;
+    }
     let request = render(provider, tool, params, ctx)?;
     let response = send(request.clone()).await?;
+    if tool.content {
+        if (200..300).contains(&response.status) {
+            return Ok(Execution {
+                output: content_output(&response),
+                upstream_status: response.status,
+                pages: 1,
+            });
+        }
+        check(provider, &response)?;
+    }
     let body = check(provider, &response)?;
     let Some(pagination) = &tool.pagination else {
         return Ok(Execution {
-            output: map_output(tool, &body),
+            output: map_output(provider, tool, &body),
             upstream_status: response.status,
             pages: 1,
         });
     };
-    let mut pager = Pager::new(provider, pagination, &request);
+    let max_items = render::max_items(provider, tool, pagination.max_items, params, ctx)?;
+    let mut pager = Pager::new(provider, pagination, &request, max_items);
     let mut status = response.status;
     let mut next = pager.next(&request, &response.headers, body)?;
     while let Some(request) = next {
@@ -68,8 +83,43 @@ where
     let pages = pager.pages();
     let merged = pager.finish();
     Ok(Execution {
-        output: map_output(tool, &merged),
+        output: map_output(provider, tool, &merged),
         upstream_status: status,
         pages,
+    })
+}
+
+/// A multi-step tool: each step that runs sees the answers before it, and
+/// the output maps an object of every answer by step name.
+async fn execute_steps<S, F>(
+    provider: &Provider,
+    tool: &Tool,
+    params: &Value,
+    ctx: &CallContext<'_>,
+    mut send: S,
+) -> Result<Execution, Error>
+where
+    S: FnMut(RenderedRequest) -> F,
+    F: Future<Output = Result<ProviderResponse, Error>>,
+{
+    validate_parameters(tool, params)?;
+    let mut answers = Map::new();
+    let mut status = 0;
+    let mut sent = 0;
+    for step in &tool.steps {
+        if !render::step_runs(provider, tool, step, params, ctx, &answers)? {
+            continue;
+        }
+        let request = render::render_step(provider, tool, step, params, ctx, &answers)?;
+        let response = send(request).await?;
+        status = response.status;
+        sent += 1;
+        let body = check(provider, &response)?;
+        answers.insert(step.name.clone().unwrap_or_default(), body);
+    }
+    Ok(Execution {
+        output: map_output(provider, tool, &Value::Object(answers)),
+        upstream_status: status,
+        pages: sent,
     })
 }

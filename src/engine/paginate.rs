@@ -24,6 +24,8 @@ pub struct Pager<'a> {
     first: Option<Value>,
     items_pointer: Option<String>,
     items: Vec<Value>,
+    /// The most items to gather, across pages.
+    max_items: Option<u32>,
     pages: u32,
     /// The page number or offset of the request just answered.
     position: u64,
@@ -34,6 +36,7 @@ impl<'a> Pager<'a> {
         provider: &'a Provider,
         spec: &'a Pagination,
         first_request: &RenderedRequest,
+        max_items: Option<u32>,
     ) -> Pager<'a> {
         let default = match spec.kind {
             PaginationType::Page => spec.start,
@@ -50,6 +53,7 @@ impl<'a> Pager<'a> {
             first: None,
             items_pointer: None,
             items: Vec::new(),
+            max_items,
             pages: 0,
             position,
         }
@@ -72,10 +76,9 @@ impl<'a> Pager<'a> {
         self.pages += 1;
         self.items.extend(page_items);
         let full = self
-            .spec
             .max_items
             .is_some_and(|max| self.items.len() >= max as usize);
-        if let Some(max) = self.spec.max_items {
+        if let Some(max) = self.max_items {
             self.items.truncate(max as usize);
         }
         let decision = self.decide(request, headers, &body, count);
@@ -214,7 +217,12 @@ impl<'a> Pager<'a> {
             .or_else(|| self.spec.items.member_pointer());
         match pointer.as_deref() {
             Some("") => body = Value::Array(self.items),
-            Some(pointer) if body.is_object() || body.pointer(pointer).is_some() => {
+            Some(pointer) if body.pointer(pointer).is_some() => {
+                if let Some(slot) = body.pointer_mut(pointer) {
+                    *slot = Value::Array(self.items);
+                }
+            }
+            Some(pointer) if body.is_object() => {
                 set_json_pointer(&mut body, pointer, Value::Array(self.items));
             }
             Some(_) => {}

@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::error::{Error, ErrorCode, FieldError};
-use crate::registry::{Body, Provider, Text, Tool, ValueTemplate};
-use crate::template::{RenderFailure, TemplateSet};
+use crate::registry::{Auth, Body, MaxItems, Part, Provider, Step, Text, Tool, ValueTemplate};
+use crate::template::{RenderFailure, TemplateId, TemplateSet};
 use crate::url_policy;
 
 /// What a call knows besides its parameters.
@@ -28,6 +28,18 @@ pub struct CallContext<'a> {
     pub account_config: Option<&'a Map<String, Value>>,
     /// The account's credentials; `None` renders without `auth.inject`.
     pub credentials: Option<&'a Map<String, Value>>,
+    /// The auth method the connection uses; `None`: the provider's default.
+    pub auth: Option<&'a Auth>,
+}
+
+impl CallContext<'_> {
+    /// The auth method in force.
+    pub fn auth<'p>(&self, provider: &'p Provider) -> &'p Auth
+    where
+        Self: 'p,
+    {
+        self.auth.unwrap_or_else(|| provider.auth())
+    }
 }
 
 /// An HTTP request ready to send. Its `Debug` and `Display` never show
@@ -49,6 +61,8 @@ pub enum RequestBody {
     Json(Value),
     Form(Vec<(String, String)>),
     Raw(String),
+    /// Bytes as they are: binary uploads and multipart bodies.
+    Binary(Vec<u8>),
 }
 
 impl RequestBody {
@@ -60,11 +74,13 @@ impl RequestBody {
                 .finish()
                 .into_bytes(),
             RequestBody::Raw(s) => s.clone().into_bytes(),
+            RequestBody::Binary(b) => b.clone(),
         }
     }
 }
 
-/// Renders `tool` of `provider` with `params`.
+/// Renders `tool` of `provider` with `params`: its first request (the only
+/// one, unless the tool has steps).
 pub fn render(
     provider: &Provider,
     tool: &Tool,
@@ -72,11 +88,89 @@ pub fn render(
     ctx: &CallContext<'_>,
 ) -> Result<RenderedRequest, Error> {
     validate_parameters(tool, params)?;
-    let templates = &provider.templates;
-    let base_ctx = context(params, ctx, None);
-    let fail = |f: RenderFailure| render_error(provider, tool, ctx, f);
+    render_step(provider, tool, &tool.steps[0], params, ctx, &Map::new())
+}
 
-    let base = render_text(templates, &provider.base_url, &base_ctx).map_err(fail)?;
+/// Whether `step` runs, given the answers of the steps before it.
+pub fn step_runs(
+    provider: &Provider,
+    tool: &Tool,
+    step: &Step,
+    params: &Value,
+    ctx: &CallContext<'_>,
+    steps: &Map<String, Value>,
+) -> Result<bool, Error> {
+    let Some(id) = step.when else {
+        return Ok(true);
+    };
+    let value = eval_expression(provider, tool, id, params, ctx, steps)?;
+    Ok(value.is_some_and(|v| v.is_true()))
+}
+
+/// Evaluates one expression of `tool` over the call's context.
+fn eval_expression(
+    provider: &Provider,
+    tool: &Tool,
+    id: TemplateId,
+    params: &Value,
+    ctx: &CallContext<'_>,
+    steps: &Map<String, Value>,
+) -> Result<Option<JinjaValue>, Error> {
+    let jinja = context(params, ctx, None, steps);
+    provider
+        .templates
+        .eval(id, &jinja)
+        .map_err(|f| render_error(provider, tool, ctx, f))
+}
+
+/// The cap on items across pages, where the tool's pagination sets one.
+pub fn max_items(
+    provider: &Provider,
+    tool: &Tool,
+    max: Option<MaxItems>,
+    params: &Value,
+    ctx: &CallContext<'_>,
+) -> Result<Option<u32>, Error> {
+    let id = match max {
+        None => return Ok(None),
+        Some(MaxItems::Fixed(n)) => return Ok(Some(n)),
+        Some(MaxItems::Template(id)) => id,
+    };
+    let value = eval_expression(provider, tool, id, params, ctx, &Map::new())?;
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let n = i64::try_from(value.clone())
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::invalid_parameters(vec![field(
+                "",
+                format!("the most items to return must be a positive whole number, not {value}"),
+            )])
+        })?;
+    Ok(Some(n))
+}
+
+/// Renders one request of `tool`; `steps` holds the answers of the steps
+/// before it, by name.
+pub fn render_step(
+    provider: &Provider,
+    tool: &Tool,
+    step: &Step,
+    params: &Value,
+    ctx: &CallContext<'_>,
+    steps: &Map<String, Value>,
+) -> Result<RenderedRequest, Error> {
+    let templates = &provider.templates;
+    let base_ctx = context(params, ctx, None, steps);
+    let fail = |f: RenderFailure| render_error(provider, tool, ctx, f);
+    let auth = ctx.auth(provider);
+    let request_spec = &step.request;
+
+    let base_template = auth.base_url.as_ref().unwrap_or(&provider.base_url);
+    let base = render_text(templates, base_template, &base_ctx).map_err(fail)?;
     let base = url_policy::check_base(&base).map_err(|m| {
         Error::new(
             ErrorCode::Internal,
@@ -84,12 +178,12 @@ pub fn render(
         )
         .with_provider(&provider.key)
     })?;
-    let path = render_text(templates, &tool.request.path, &base_ctx).map_err(fail)?;
+    let path = render_text(templates, &request_spec.path, &base_ctx).map_err(fail)?;
     let mut url = join(&base, &path).map_err(|m| Error::invalid_parameters(vec![field("", m)]))?;
 
     {
         let mut pairs = url.query_pairs_mut();
-        for (name, template) in &tool.request.query {
+        for (name, template) in &request_spec.query {
             let value = eval_tree(templates, template, &base_ctx).map_err(fail)?;
             for item in query_values(name, value)? {
                 pairs.append_pair(name, &item);
@@ -101,7 +195,11 @@ pub fn render(
     }
 
     let mut headers = HeaderMap::new();
-    for (name, template) in &tool.request.headers {
+    for (name, text) in &provider.headers {
+        let text = render_text(templates, text, &base_ctx).map_err(fail)?;
+        headers.insert(name.clone(), header_value(name, &text)?);
+    }
+    for (name, template) in &request_spec.headers {
         let Some(value) = eval_tree(templates, template, &base_ctx).map_err(fail)? else {
             continue;
         };
@@ -109,7 +207,7 @@ pub fn render(
         headers.insert(name.clone(), header_value(name, &text)?);
     }
 
-    let body = match &tool.request.body {
+    let body = match &request_spec.body {
         None => None,
         Some(body) => Some(render_body(templates, body, &base_ctx, &mut headers).map_err(fail)?),
     };
@@ -118,14 +216,14 @@ pub fn render(
     }
 
     let mut request = RenderedRequest {
-        method: tool.method.as_http(),
+        method: request_spec.method.as_http(),
         url,
         headers,
         body,
         secret_query: Vec::new(),
     };
     if let Some(credentials) = ctx.credentials {
-        inject(provider, &mut request, params, ctx, credentials)?;
+        inject(provider, auth, &mut request, params, ctx, credentials)?;
     }
     Ok(request)
 }
@@ -140,7 +238,7 @@ pub fn render_auth_url(
         connection_config: Some(connection_config),
         ..CallContext::default()
     };
-    let jinja = context(&Value::Object(Map::new()), &ctx, None);
+    let jinja = context(&Value::Object(Map::new()), &ctx, None, &Map::new());
     let text = render_text(&provider.templates, url, &jinja).map_err(|_| {
         Error::new(
             ErrorCode::InvalidRequest,
@@ -204,6 +302,7 @@ fn context(
     params: &Value,
     ctx: &CallContext<'_>,
     credentials: Option<&Map<String, Value>>,
+    steps: &Map<String, Value>,
 ) -> JinjaValue {
     let mut entries: BTreeMap<String, JinjaValue> = BTreeMap::new();
     if let Some(map) = params.as_object() {
@@ -215,6 +314,9 @@ fn context(
     entries.insert("account".into(), config(ctx.account_config));
     if let Some(c) = credentials {
         entries.insert("credentials".into(), JinjaValue::from(Serde(c)));
+    }
+    if !steps.is_empty() {
+        entries.insert("steps".into(), JinjaValue::from(Serde(steps)));
     }
     JinjaValue::from(entries)
 }
@@ -280,6 +382,15 @@ fn render_body(
             RequestBody::Json(eval_tree(templates, tree, ctx)?.unwrap_or(Value::Null)),
             "application/json",
         ),
+        Body::JsonText(id) => {
+            let text = templates.render(*id, ctx)?;
+            let value = serde_json::from_str(&text).map_err(|e| {
+                RenderFailure::Invalid(format!(
+                    "the body template did not produce JSON ({e}); check the spec's template"
+                ))
+            })?;
+            (RequestBody::Json(value), "application/json")
+        }
         Body::Form(fields) => {
             let mut pairs = Vec::new();
             for (name, tree) in fields {
@@ -298,12 +409,29 @@ fn render_body(
         }
         Body::Raw {
             template,
+            base64,
             content_type,
         } => {
-            let text = eval_tree(templates, template, ctx)?
-                .map(|v| json_text(&v))
-                .unwrap_or_default();
-            (RequestBody::Raw(text), content_type.as_str())
+            if let Some(bytes) = eval_bytes(templates, base64.as_ref(), ctx)? {
+                (RequestBody::Binary(bytes), "application/octet-stream")
+            } else {
+                let text = match template {
+                    Some(t) => eval_tree(templates, t, ctx)?
+                        .map(|v| json_text(&v))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                (RequestBody::Raw(text), content_type.as_str())
+            }
+        }
+        Body::Multipart { subtype, parts } => {
+            let boundary = format!("switchboard-{}", crate::vault::random_token());
+            let bytes = render_multipart(templates, parts, ctx, &boundary)?;
+            let content_type = format!("multipart/{}; boundary={boundary}", subtype.as_str());
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                headers.insert(CONTENT_TYPE, v);
+            }
+            return Ok(RequestBody::Binary(bytes));
         }
     };
     if !headers.contains_key(CONTENT_TYPE)
@@ -314,15 +442,99 @@ fn render_body(
     Ok(body)
 }
 
+/// Bytes from a template of base64 text; `None` when it is undefined.
+fn eval_bytes(
+    templates: &TemplateSet,
+    tree: Option<&ValueTemplate>,
+    ctx: &JinjaValue,
+) -> Result<Option<Vec<u8>>, RenderFailure> {
+    let Some(tree) = tree else {
+        return Ok(None);
+    };
+    let Some(value) = eval_tree(templates, tree, ctx)?.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let text = json_text(&value);
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    base64::Engine::decode(&engine, compact.as_bytes())
+        .map(Some)
+        .map_err(|e| RenderFailure::Invalid(format!("the content is not valid base64: {e}")))
+}
+
+/// A multipart body (RFC 2046): each part's headers, then its content.
+/// Parts whose content is undefined are left out.
+fn render_multipart(
+    templates: &TemplateSet,
+    parts: &[Part],
+    ctx: &JinjaValue,
+    boundary: &str,
+) -> Result<Vec<u8>, RenderFailure> {
+    let text = |tree: &Option<ValueTemplate>| -> Result<Option<String>, RenderFailure> {
+        match tree {
+            Some(t) => Ok(eval_tree(templates, t, ctx)?
+                .filter(|v| !v.is_null())
+                .map(|v| json_text(&v))),
+            None => Ok(None),
+        }
+    };
+    let mut out = Vec::new();
+    for part in parts {
+        let (content, default_type) = if let Some(json) = &part.json {
+            let value = eval_tree(templates, json, ctx)?.unwrap_or(Value::Null);
+            (
+                serde_json::to_vec(&value).unwrap_or_default(),
+                "application/json; charset=UTF-8",
+            )
+        } else if let Some(bytes) = eval_bytes(templates, part.base64.as_ref(), ctx)? {
+            (bytes, "application/octet-stream")
+        } else if let Some(t) = text(&part.text)? {
+            (t.into_bytes(), "text/plain; charset=UTF-8")
+        } else {
+            continue;
+        };
+        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        if let Some(name) = text(&part.name)? {
+            let mut disposition = format!("form-data; name=\"{}\"", quoted(&name)?);
+            if let Some(file) = text(&part.filename)? {
+                disposition.push_str(&format!("; filename=\"{}\"", quoted(&file)?));
+            }
+            out.extend_from_slice(format!("Content-Disposition: {disposition}\r\n").as_bytes());
+        }
+        let content_type = text(&part.content_type)?.unwrap_or_else(|| default_type.to_owned());
+        quoted(&content_type)?;
+        out.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
+        out.extend_from_slice(&content);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok(out)
+}
+
+/// A value for a part header: no line breaks or quotes.
+fn quoted(value: &str) -> Result<&str, RenderFailure> {
+    if value.contains(['\r', '\n', '"']) {
+        return Err(RenderFailure::Invalid(format!(
+            "`{value}` cannot be used in a multipart header"
+        )));
+    }
+    Ok(value)
+}
+
 /// Adds the credentials of `auth.inject`, marked sensitive.
 fn inject(
     provider: &Provider,
+    auth: &Auth,
     request: &mut RenderedRequest,
     params: &Value,
     ctx: &CallContext<'_>,
     credentials: &Map<String, Value>,
 ) -> Result<(), Error> {
-    let auth_ctx = context(params, ctx, Some(credentials));
+    let auth_ctx = context(params, ctx, Some(credentials), &Map::new());
     let templates = &provider.templates;
     let fail = |f: RenderFailure| {
         // A missing credential is the account's state, never the caller's input.
@@ -334,7 +546,7 @@ fn inject(
         };
         Error::new(ErrorCode::ReauthorizationRequired, message).with_provider(&provider.key)
     };
-    for (name, id) in &provider.auth.inject_headers {
+    for (name, id) in &auth.inject_headers {
         let text = templates.render(*id, &auth_ctx).map_err(fail)?;
         let mut value = HeaderValue::from_str(&text).map_err(|_| {
             Error::new(
@@ -346,9 +558,9 @@ fn inject(
         value.set_sensitive(true);
         request.headers.insert(name.clone(), value);
     }
-    if !provider.auth.inject_query.is_empty() {
+    if !auth.inject_query.is_empty() {
         let mut pairs = request.url.query_pairs_mut();
-        for (name, id) in &provider.auth.inject_query {
+        for (name, id) in &auth.inject_query {
             let text = templates.render(*id, &auth_ctx).map_err(fail)?;
             pairs.append_pair(name, &text);
             request.secret_query.push(name.clone());
@@ -532,23 +744,30 @@ impl fmt::Debug for RenderedRequest {
 
 /// Sets `pointer` in a JSON body (pagination), creating objects on the way.
 pub(crate) fn set_json_pointer(body: &mut Value, pointer: &str, value: Value) {
-    let mut current = body;
     let tokens: Vec<String> = pointer
         .split('/')
         .skip(1)
         .map(|t| t.replace("~1", "/").replace("~0", "~"))
         .collect();
-    for (i, token) in tokens.iter().enumerate() {
-        if !current.is_object() {
-            *current = Value::Object(Map::new());
-        }
-        let map = current.as_object_mut().expect("made an object above");
-        if i + 1 == tokens.len() {
-            map.insert(token.clone(), value);
-            return;
-        }
-        current = map
-            .entry(token.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
+    set_at(body, &tokens, value);
+}
+
+/// Sets `value` at `tokens` under `current`: an existing list element is
+/// walked into; anything else on the way becomes an object.
+fn set_at(current: &mut Value, tokens: &[String], value: Value) {
+    let Some((token, rest)) = tokens.split_first() else {
+        *current = value;
+        return;
+    };
+    if let Value::Array(items) = current
+        && let Some(index) = token.parse::<usize>().ok().filter(|n| *n < items.len())
+    {
+        return set_at(&mut items[index], rest, value);
+    }
+    if !current.is_object() {
+        *current = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = current {
+        set_at(map.entry(token.clone()).or_insert(Value::Null), rest, value);
     }
 }

@@ -4,7 +4,8 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode};
-use crate::registry::{Provider, Tool};
+use crate::registry::{ErrorRules, OutputField, Provider, Tool};
+use crate::template::TemplateSet;
 
 /// What a provider answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,9 +78,13 @@ pub fn check(provider: &Provider, response: &ProviderResponse) -> Result<Value, 
         .and_then(|r| r.code.as_ref().or(r.message.as_ref()))
         .and_then(|p| p.first(&body))
         .map(scalar_text);
-    let code = provider_code
-        .as_deref()
-        .and_then(|c| rules.and_then(|r| r.codes.get(c)).copied())
+    let code = rules
+        .and_then(|r| rule_code(r, status, &response.headers, &body))
+        .or_else(|| {
+            provider_code
+                .as_deref()
+                .and_then(|c| rules.and_then(|r| r.codes.get(c)).copied())
+        })
         .unwrap_or_else(|| status_code(provider, status));
     let text = message
         .clone()
@@ -91,21 +96,149 @@ pub fn check(provider: &Provider, response: &ProviderResponse) -> Result<Value, 
     if let Some(c) = provider_code {
         err = err.with_detail("provider_code", c);
     }
-    Err(with_retry_after(err, &response.headers))
+    if let Some(details) = rules
+        .and_then(|r| r.details.as_ref())
+        .map(|p| p.select(&body))
+        .filter(|v| !v.is_null())
+    {
+        err = err.with_detail("provider_details", details);
+    }
+    let err = with_retry_after(err, &response.headers);
+    // A delay in the body (Discord's `retry_after`) when no header gave one.
+    let body_delay = rules
+        .and_then(|r| r.retry_after.as_ref())
+        .and_then(|p| p.first(&body))
+        .and_then(body_seconds);
+    Err(match body_delay {
+        Some(s) if err.code == ErrorCode::RateLimited && err.retry_after_s.is_none() => {
+            err.with_retry_after(s)
+        }
+        _ => err,
+    })
+}
+
+/// The code of the first rule whose conditions all hold.
+fn rule_code(
+    rules: &ErrorRules,
+    status: u16,
+    headers: &HeaderMap,
+    body: &Value,
+) -> Option<ErrorCode> {
+    rules
+        .rules
+        .iter()
+        .find(|rule| {
+            (rule.statuses.is_empty() || rule.statuses.contains(&status))
+                && rule.headers.iter().all(|(name, want)| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.trim() == want)
+                })
+                && rule.when.as_ref().is_none_or(|w| w.holds(body))
+        })
+        .map(|rule| rule.code)
+}
+
+/// A delay in seconds from a body value (a number, possibly fractional, or
+/// its text), rounded up and bounded to a day.
+fn body_seconds(value: &Value) -> Option<u64> {
+    let seconds = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| seconds.ceil().min(86_400.0) as u64)
 }
 
 /// The output of a successful call: the mapped fields, or the whole body.
-pub fn map_output(tool: &Tool, body: &Value) -> Value {
+pub fn map_output(provider: &Provider, tool: &Tool, body: &Value) -> Value {
     match &tool.output {
         None => body.clone(),
-        Some(fields) => {
-            let mut out = Map::with_capacity(fields.len());
-            for (name, path) in fields {
-                out.insert(name.clone(), path.select(body));
+        Some(fields) => map_fields(&provider.templates, fields, body),
+    }
+}
+
+fn map_fields(templates: &TemplateSet, fields: &[(String, OutputField)], value: &Value) -> Value {
+    let mut out = Map::with_capacity(fields.len());
+    for (name, field) in fields {
+        out.insert(name.clone(), map_field(templates, field, value));
+    }
+    Value::Object(out)
+}
+
+fn map_field(templates: &TemplateSet, field: &OutputField, value: &Value) -> Value {
+    match field {
+        OutputField::Path(path) => path.select(value),
+        OutputField::Items { path, fields } => match path.select(value) {
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| map_fields(templates, fields, i))
+                    .collect(),
+            ),
+            Value::Null if path.is_singular() => Value::Array(Vec::new()),
+            object @ Value::Object(_) => map_fields(templates, fields, &object),
+            other => other,
+        },
+        OutputField::Value { path, expr } => {
+            let selected = path.select(value);
+            let ctx = minijinja::Value::from(std::collections::BTreeMap::from([(
+                "value",
+                minijinja::Value::from(minijinja::value::Serde(&selected)),
+            )]));
+            match templates.eval(*expr, &ctx) {
+                Ok(Some(v)) => serde_json::to_value(&v).unwrap_or(Value::Null),
+                Ok(None) => Value::Null,
+                // The provider's answer was a success; a value the expression
+                // cannot take is left out rather than failing the call.
+                Err(e) => {
+                    tracing::warn!(error = ?e, "an output value expression failed");
+                    Value::Null
+                }
             }
-            Value::Object(out)
         }
     }
+}
+
+/// The output of a content (download) response: text for textual media
+/// types, base64 otherwise.
+pub fn content_output(response: &ProviderResponse) -> Value {
+    let mime = response
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let essence = mime
+        .as_deref()
+        .and_then(|m| m.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let textual = essence.starts_with("text/")
+        || essence.ends_with("+json")
+        || essence.ends_with("+xml")
+        || matches!(
+            essence.as_str(),
+            "application/json" | "application/xml" | "application/javascript"
+        );
+    let mut out = Map::new();
+    match std::str::from_utf8(&response.body) {
+        Ok(text) if textual => {
+            out.insert("content".into(), Value::String(text.to_owned()));
+        }
+        _ => {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&response.body);
+            out.insert("content_base64".into(), Value::String(encoded));
+        }
+    }
+    out.insert(
+        "mime_type".into(),
+        mime.map(Value::String).unwrap_or(Value::Null),
+    );
+    out.insert("size".into(), Value::from(response.body.len()));
+    Value::Object(out)
 }
 
 /// An empty body is `null`; anything else must be JSON.

@@ -15,13 +15,15 @@ use serde_json::{Value, json};
 
 use super::jsonpath::{Condition, OutputPath};
 use super::{
-    AccountConfig, Auth, Body, ConfigUses, DEFAULT_MAX_PAGES, ErrorRules, PageTarget, Pagination,
-    Provider, ProviderOverride, Request, Text, TokenResponsePaths, Tool, ValueTemplate,
+    AccountConfig, Auth, Body, ConfigUses, DEFAULT_MAX_PAGES, Discover, ErrorRule, ErrorRules,
+    MaxItems, OutputField, PageTarget, Pagination, Part, Provider, ProviderOverride, Request, Step,
+    Text, TokenResponsePaths, Tool, ValueTemplate,
 };
 use crate::spec::yaml::escape_pointer;
 use crate::spec::{
-    AuthSpec, AuthType, BodyEncoding, CredentialField, Diagnostic, Diagnostics, ErrorsSpec,
-    PaginationSpec, PaginationType, ParsedSpec, ToolSpec,
+    AuthMethods, AuthSpec, AuthType, BodyEncoding, BodySpec, CredentialField, Diagnostic,
+    Diagnostics, ErrorsSpec, OutputSpec, PaginationSpec, PaginationType, ParsedSpec, RequestSpec,
+    ResponseSpec, ToolSpec,
 };
 use crate::template::{Escape, TemplateId, TemplateSetBuilder};
 use crate::url_policy;
@@ -44,6 +46,8 @@ struct Scope<'a> {
     credentials: Option<&'a [String]>,
     /// Whether `account.config.*` is visible (not before authorization).
     account: bool,
+    /// Names of the earlier steps of a multi-step tool (`steps.NAME`).
+    steps: &'a [String],
 }
 
 struct Compiler<'a> {
@@ -76,7 +80,12 @@ pub(super) fn compile(
         uses: ConfigUses::default(),
         templates: TemplateSetBuilder::default(),
         connection_config: spec.connection_config.keys().cloned().collect(),
-        account_config: spec.auth.account_config.keys().cloned().collect(),
+        account_config: spec
+            .auth
+            .methods()
+            .iter()
+            .flat_map(|m| m.account_config.keys().cloned())
+            .collect(),
     };
     let ov = overrides.cloned().unwrap_or_default();
 
@@ -101,17 +110,19 @@ pub(super) fn compile(
         params: None,
         credentials: None,
         account: true,
+        steps: &[],
     };
     // A header that did not deserialize holds placeholders: check tools only.
-    let (base_url, auth, errors) = if header_ok {
+    let (base_url, headers, auths, errors) = if header_ok {
         let base = ov.base_url.as_deref().unwrap_or(&spec.base_url);
         (
             c.url("/base_url", base, url_scope),
-            c.auth(&spec.auth, &ov),
+            c.provider_headers(&spec.headers),
+            c.auths(&spec.auth, &ov),
             spec.errors.as_ref().map(|e| c.errors("/errors", e)),
         )
     } else {
-        (None, None, None)
+        (None, Vec::new(), None, None)
     };
 
     // Every tool's request also renders base_url and auth.inject.
@@ -144,10 +155,12 @@ pub(super) fn compile(
         description: spec.description,
         categories: spec.categories,
         docs_url: spec.docs_url,
+        setup: spec.setup,
         base_url: base_url.unwrap_or(Text::Literal(String::new())),
+        headers,
         connection_config: spec.connection_config,
         connection_patterns,
-        auth: auth.expect("no diagnostics means auth compiled"),
+        auths: auths.expect("no diagnostics means auth compiled"),
         rate_limit: spec.rate_limit,
         timeout_ms: spec.timeout_ms,
         retry: spec.retry,
@@ -234,6 +247,19 @@ impl Compiler<'_> {
         let second = parts.next();
         let third = parts.next();
         match head {
+            "steps" => match second {
+                Some(step) if scope.steps.iter().any(|s| s == step) => None,
+                Some(step) => Some(format!(
+                    "`steps.{step}` is not an earlier step of {}{}",
+                    scope.place,
+                    if scope.steps.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (earlier steps: {})", scope.steps.join(", "))
+                    }
+                )),
+                None => Some("use `steps.NAME.…` with the name of an earlier step".into()),
+            },
             "connection" | "account" => {
                 let (declared, section) = if head == "connection" {
                     (&self.connection_config, "connection_config")
@@ -340,19 +366,84 @@ impl Compiler<'_> {
         source.to_owned()
     }
 
-    // === auth ===
+    // === headers and auth ===
 
-    fn auth(&mut self, spec: &AuthSpec, ov: &ProviderOverride) -> Option<Auth> {
+    /// The provider-wide headers (text templates over config values).
+    fn provider_headers(&mut self, headers: &IndexMap<String, String>) -> Vec<(HeaderName, Text)> {
+        let scope = Scope {
+            place: "headers",
+            params: None,
+            credentials: None,
+            account: true,
+            steps: &[],
+        };
+        let mut out = Vec::new();
+        for (name, source) in headers {
+            let pointer = format!("/headers/{}", escape_pointer(name));
+            let Some(header) = self.header_name(&pointer, name) else {
+                continue;
+            };
+            if !crate::template::is_template(source) && HeaderValue::from_str(source).is_err() {
+                self.diags.at(&pointer, header_value_problem(source));
+                continue;
+            }
+            if let Some(text) = self.text(&pointer, source, Escape::None, scope) {
+                out.push((header, text));
+            }
+        }
+        out
+    }
+
+    /// Every auth method; two of one type are refused.
+    fn auths(&mut self, spec: &AuthMethods, ov: &ProviderOverride) -> Option<Vec<Auth>> {
+        let before = self.diags.list.len();
+        let mut out = Vec::new();
+        for (i, method) in spec.methods().iter().enumerate() {
+            let at = match spec {
+                AuthMethods::One(_) => "/auth".to_owned(),
+                AuthMethods::Many(_) => format!("/auth/{i}"),
+            };
+            if spec.methods()[..i].iter().any(|m| m.kind == method.kind) {
+                self.diags.at(
+                    &format!("{at}/type"),
+                    format!(
+                        "a second `{}` auth method; each type may appear once, since a connection chooses by type",
+                        method.kind.as_str()
+                    ),
+                );
+                continue;
+            }
+            if let Some(auth) = self.auth(&at, method, ov) {
+                out.push(auth);
+            }
+        }
+        (self.diags.list.len() == before && !out.is_empty()).then_some(out)
+    }
+
+    fn auth(&mut self, at: &str, spec: &AuthSpec, ov: &ProviderOverride) -> Option<Auth> {
         let before = self.diags.list.len();
         let scope = Scope {
             place: "auth",
             params: None,
             credentials: None,
             account: false,
+            steps: &[],
         };
         let endpoint = |c: &mut Self, name: &str, spec: &Option<String>, ov: &Option<String>| {
             let source = ov.as_ref().or(spec.as_ref())?;
-            c.url(&format!("/auth/{name}"), source, scope)
+            c.url(&format!("{at}/{name}"), source, scope)
+        };
+        // An operator's base_url override moves every method's requests.
+        let base_url = match (&spec.base_url, &ov.base_url) {
+            (Some(source), None) => {
+                let url_scope = Scope {
+                    place: "base_url",
+                    account: true,
+                    ..scope
+                };
+                self.url(&format!("{at}/base_url"), source, url_scope)
+            }
+            _ => None,
         };
         let authorization_url = endpoint(
             self,
@@ -371,6 +462,7 @@ impl Compiler<'_> {
             params: None,
             credentials: Some(&credential_names),
             account: true,
+            steps: &[],
         };
         let (headers, query) = match &spec.inject {
             Some(inject) => (inject.headers.clone(), inject.query.clone()),
@@ -378,7 +470,7 @@ impl Compiler<'_> {
         };
         let mut inject_headers = Vec::new();
         for (name, source) in &headers {
-            let pointer = format!("/auth/inject/headers/{}", escape_pointer(name));
+            let pointer = format!("{at}/inject/headers/{}", escape_pointer(name));
             let Some(header) = self.header_name(&pointer, name) else {
                 continue;
             };
@@ -389,7 +481,7 @@ impl Compiler<'_> {
         }
         let mut inject_query = Vec::new();
         for (name, source) in &query {
-            let pointer = format!("/auth/inject/query/{}", escape_pointer(name));
+            let pointer = format!("{at}/inject/query/{}", escape_pointer(name));
             let added = self.templates.add_text(source, Escape::None);
             if let Some(id) = self.checked(&pointer, added, inject_scope) {
                 inject_query.push((name.clone(), id));
@@ -398,7 +490,7 @@ impl Compiler<'_> {
 
         let paths = &spec.token_response;
         let token_path = |c: &mut Self, name: &str, source: &Option<String>, default: &str| {
-            let pointer = format!("/auth/token_response/{name}");
+            let pointer = format!("{at}/token_response/{name}");
             c.path(&pointer, source.as_deref().unwrap_or(default))
         };
         let token_response = (
@@ -416,12 +508,21 @@ impl Compiler<'_> {
 
         let mut account_config = IndexMap::new();
         for (name, field) in &spec.account_config {
-            let pointer = format!("/auth/account_config/{}/discover", escape_pointer(name));
+            let pointer = format!("{at}/account_config/{}/discover", escape_pointer(name));
             let discover = match &field.discover {
                 Some(d) => {
-                    let url = self.url(&format!("{pointer}/url"), &d.url, scope);
+                    let url = d
+                        .url
+                        .as_ref()
+                        .map(|url| self.url(&format!("{pointer}/url"), url, scope));
                     let value = self.path(&format!("{pointer}/value"), &d.value);
-                    url.zip(value)
+                    match (url, value) {
+                        (Some(None), _) | (_, None) => None,
+                        (url, Some(value)) => Some(Discover {
+                            url: url.flatten(),
+                            value,
+                        }),
+                    }
                 }
                 None => None,
             };
@@ -449,6 +550,8 @@ impl Compiler<'_> {
         };
         Some(Auth {
             kind: spec.kind,
+            label: spec.label.clone(),
+            base_url,
             authorization_url,
             token_url,
             refresh_url,
@@ -504,11 +607,50 @@ impl Compiler<'_> {
             .code
             .as_ref()
             .and_then(|m| self.path(&format!("{pointer}/code"), m));
+        let details = spec
+            .details
+            .as_ref()
+            .and_then(|m| self.path(&format!("{pointer}/details"), m));
+        let retry_after = spec
+            .retry_after
+            .as_ref()
+            .and_then(|m| self.path(&format!("{pointer}/retry_after"), m));
+        let mut rules = Vec::new();
+        for (i, rule) in spec.rules.iter().enumerate() {
+            let at = format!("{pointer}/rules/{i}");
+            let mut headers = Vec::new();
+            for (name, value) in &rule.headers {
+                let p = format!("{at}/headers/{}", escape_pointer(name));
+                if let Some(h) = self.header_name(&p, name) {
+                    headers.push((h, value.clone()));
+                }
+            }
+            let when = rule.when.as_ref().and_then(|w| {
+                Condition::parse(w)
+                    .map_err(|message| self.diags.at(&format!("{at}/when"), message))
+                    .ok()
+            });
+            if rule.status.is_none() && headers.is_empty() && rule.when.is_none() {
+                self.diags.at(
+                    &at,
+                    "a rule needs at least one of `status`, `headers` and `when`",
+                );
+            }
+            rules.push(ErrorRule {
+                statuses: rule.status.as_ref().map(|s| s.to_vec()).unwrap_or_default(),
+                headers,
+                when,
+                code: rule.code,
+            });
+        }
         Some(ErrorRules {
             when,
             message,
             code,
             codes: spec.codes.clone(),
+            details,
+            retry_after,
+            rules,
         })
     }
 
@@ -526,11 +668,210 @@ impl Compiler<'_> {
             params: Some(&params),
             credentials: None,
             account: true,
+            steps: &[],
         };
 
-        let request = &spec.request;
+        let mut steps = Vec::new();
+        match (&spec.request, spec.steps.as_slice()) {
+            (Some(request), []) => {
+                if let Some(request) = self.request(&format!("{at}/request"), request, scope) {
+                    steps.push(Step {
+                        name: None,
+                        when: None,
+                        request,
+                    });
+                }
+            }
+            (None, list) if !list.is_empty() => {
+                let mut names: Vec<String> = Vec::new();
+                for (i, step) in list.iter().enumerate() {
+                    let step_at = format!("{at}/steps/{i}");
+                    if names.contains(&step.name) {
+                        self.diags.at(
+                            &format!("{step_at}/name"),
+                            format!("a second step named `{}`", step.name),
+                        );
+                    }
+                    let step_scope = Scope {
+                        steps: &names,
+                        ..scope
+                    };
+                    let when = step.when.as_ref().and_then(|w| {
+                        let pointer = format!("{step_at}/when");
+                        if crate::template::whole_expression(w).is_none() {
+                            self.diags.at(
+                                &pointer,
+                                "`when` is one expression: `{{ topic is defined }}`",
+                            );
+                            return None;
+                        }
+                        let added = self.templates.add(w);
+                        self.checked(&pointer, added, step_scope)
+                    });
+                    let request =
+                        self.request(&format!("{step_at}/request"), &step.request, step_scope);
+                    if let Some(request) = request {
+                        steps.push(Step {
+                            name: Some(step.name.clone()),
+                            when,
+                            request,
+                        });
+                    }
+                    names.push(step.name.clone());
+                }
+                if spec.pagination.is_some() {
+                    self.diags.at_key(
+                        &format!("{at}/pagination"),
+                        "a multi-step tool cannot paginate",
+                    );
+                }
+            }
+            _ => self.diags.at_key(
+                &format!("{at}/request"),
+                "a tool has either `request` or `steps`",
+            ),
+        }
+
+        let pagination = match (&spec.pagination, &spec.request) {
+            (Some(p), Some(request)) => {
+                self.pagination(&format!("{at}/pagination"), p, request, scope)
+            }
+            _ => None,
+        };
+
+        let response = spec.response.clone().unwrap_or_default();
+        let fields = response.output.clone().unwrap_or_default();
+        let mut output = Vec::new();
+        for (field, source) in &fields {
+            let pointer = format!("{at}/response/output/{}", escape_pointer(field));
+            if let Some(o) = self.output_field(&pointer, source) {
+                output.push((field.clone(), o));
+            }
+        }
+        if response.content && response.output.is_some() {
+            self.diags.at_key(
+                &format!("{at}/response/output"),
+                "a content response has a fixed output (content or content_base64, mime_type, size); leave out `output`",
+            );
+        }
+        let output_schema = match &response.output_schema {
+            Some(schema) => {
+                let pointer = format!("{at}/response/output_schema");
+                self.schema(&pointer, schema, "output");
+                self.output_schema_names(&pointer, schema, &response);
+                schema.clone()
+            }
+            None if response.content => content_output_schema(),
+            None => derived_output_schema(&fields),
+        };
+
+        if self.diags.list.len() != before || steps.is_empty() {
+            return None;
+        }
+        let last = steps.last().map(|s| s.request.method)?;
+        let all_idempotent = steps.iter().all(|s| s.request.method.is_idempotent());
+        Some(Tool {
+            name: name.to_owned(),
+            description: spec.description.clone(),
+            method: last,
+            idempotent: spec.idempotent.unwrap_or(all_idempotent),
+            timeout_ms: spec.timeout_ms,
+            scopes: spec.scopes.clone(),
+            parameters: spec.parameters.clone(),
+            validator: validator?,
+            output_schema,
+            steps,
+            pagination,
+            output: response.output.is_some().then_some(output),
+            content: response.content,
+            uses: std::mem::take(&mut self.uses),
+        })
+    }
+
+    /// Output names in `output_schema` must be outputs the tool gives.
+    fn output_schema_names(&mut self, pointer: &str, schema: &Value, response: &ResponseSpec) {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        let given: Vec<String> = if response.content {
+            ["content", "content_base64", "mime_type", "size"]
+                .map(str::to_owned)
+                .to_vec()
+        } else if let Some(fields) = &response.output {
+            fields.keys().cloned().collect()
+        } else {
+            return;
+        };
+        for name in properties.keys() {
+            if !given.contains(name) {
+                self.diags.at_key(
+                    &format!("{pointer}/properties/{}", escape_pointer(name)),
+                    format!(
+                        "`{name}` is not an output of this tool (outputs: {}){}",
+                        given.join(", "),
+                        hint(name, &given)
+                    ),
+                );
+            }
+        }
+    }
+
+    fn output_field(&mut self, pointer: &str, spec: &OutputSpec) -> Option<OutputField> {
+        match spec {
+            OutputSpec::Path(source) => self.path(pointer, source).map(OutputField::Path),
+            OutputSpec::Mapped(mapped) => {
+                let path = self.path(&format!("{pointer}/path"), &mapped.path);
+                match (&mapped.fields, &mapped.value) {
+                    (Some(spec), None) => {
+                        let mut fields = Vec::new();
+                        for (name, field) in spec {
+                            let p = format!("{pointer}/fields/{}", escape_pointer(name));
+                            if let Some(f) = self.output_field(&p, field) {
+                                fields.push((name.clone(), f));
+                            }
+                        }
+                        (fields.len() == spec.len()).then_some(())?;
+                        Some(OutputField::Items {
+                            path: path?,
+                            fields,
+                        })
+                    }
+                    (None, Some(source)) => {
+                        let p = format!("{pointer}/value");
+                        if crate::template::whole_expression(source).is_none() {
+                            self.diags.at(
+                                &p,
+                                "`value` is one expression over `value`: `{{ value | first }}`",
+                            );
+                            return None;
+                        }
+                        let names = ["value".to_owned()];
+                        let scope = Scope {
+                            place: "an output value (it sees `value`, what `path` selects)",
+                            params: Some(&names),
+                            credentials: None,
+                            account: false,
+                            steps: &[],
+                        };
+                        let added = self.templates.add(source);
+                        let expr = self.checked(&p, added, scope)?;
+                        Some(OutputField::Value { path: path?, expr })
+                    }
+                    _ => {
+                        self.diags
+                            .at(pointer, "give `fields` or `value` with `path`, not both");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// One request (`at` is its pointer: `/tools/x/request`).
+    fn request(&mut self, at: &str, request: &RequestSpec, scope: Scope<'_>) -> Option<Request> {
+        let before = self.diags.list.len();
         let path = self.text(
-            &format!("{at}/request/path"),
+            &format!("{at}/path"),
             &request.path,
             Escape::PathSegment,
             scope,
@@ -538,142 +879,182 @@ impl Compiler<'_> {
         if let Some(Text::Literal(p)) = &path
             && !p.starts_with('/')
         {
-            self.diags.at(
-                &format!("{at}/request/path"),
-                "the path must start with `/`",
-            );
+            self.diags
+                .at(&format!("{at}/path"), "the path must start with `/`");
         }
         let mut query = Vec::new();
         for (key, value) in &request.query {
-            let pointer = format!("{at}/request/query/{}", escape_pointer(key));
+            let pointer = format!("{at}/query/{}", escape_pointer(key));
             if let Some(v) = self.value(&pointer, value, scope) {
                 query.push((key.clone(), v));
             }
         }
         let mut headers = Vec::new();
         for (key, value) in &request.headers {
-            let pointer = format!("{at}/request/headers/{}", escape_pointer(key));
+            let pointer = format!("{at}/headers/{}", escape_pointer(key));
             let Some(header) = self.header_name(&pointer, key) else {
                 continue;
             };
             if !crate::template::is_template(value) && HeaderValue::from_str(value).is_err() {
-                self.diags.at(&pointer, "not a valid HTTP header value");
+                self.diags.at(&pointer, header_value_problem(value));
                 continue;
             }
             if let Some(v) = self.value(&pointer, &Value::String(value.clone()), scope) {
                 headers.push((header, v));
             }
         }
-        let body = request.body.as_ref().and_then(|b| {
-            let pointer = format!("{at}/request/body");
-            match b.encoding {
-                BodyEncoding::Json => {
-                    let json = b.json.as_ref()?;
-                    self.value(&format!("{pointer}/json"), json, scope)
-                        .map(Body::Json)
-                }
-                BodyEncoding::Form => {
-                    let mut fields = Vec::new();
-                    for (k, v) in b.form.as_ref()? {
-                        let p = format!("{pointer}/form/{}", escape_pointer(k));
-                        fields.push((k.clone(), self.value(&p, v, scope)?));
-                    }
-                    Some(Body::Form(fields))
-                }
-                BodyEncoding::Raw => {
-                    let raw = Value::String(b.raw.clone()?);
-                    let template = self.value(&format!("{pointer}/raw"), &raw, scope)?;
-                    Some(Body::Raw {
-                        template,
-                        content_type: "text/plain; charset=utf-8".into(),
-                    })
-                }
-            }
-        });
-        // `content_type` (any encoding) is the request's Content-Type header.
-        if let Some(content_type) = request.body.as_ref().and_then(|b| b.content_type.as_ref()) {
-            let pointer = format!("{at}/request/body/content_type");
-            if headers.iter().any(|(h, _)| h == http::header::CONTENT_TYPE) {
+        let body = request
+            .body
+            .as_ref()
+            .and_then(|b| self.body(&format!("{at}/body"), b, scope));
+        // `content_type` (any encoding but multipart) is the Content-Type header.
+        if let Some(b) = &request.body
+            && let Some(content_type) = &b.content_type
+        {
+            let pointer = format!("{at}/body/content_type");
+            if b.encoding == BodyEncoding::Multipart {
+                self.diags.at_key(
+                    &pointer,
+                    "a multipart body sets its own Content-Type (with the boundary); use `subtype`",
+                );
+            } else if headers.iter().any(|(h, _)| h == http::header::CONTENT_TYPE) {
                 self.diags.at(
                     &pointer,
                     "give `content_type` or a Content-Type header, not both",
                 );
-            } else if HeaderValue::from_str(content_type).is_err() {
+            } else if !crate::template::is_template(content_type)
+                && HeaderValue::from_str(content_type).is_err()
+            {
                 self.diags.at(&pointer, "not a valid Content-Type value");
-            } else {
-                headers.push((
-                    http::header::CONTENT_TYPE,
-                    ValueTemplate::Literal(Value::String(content_type.clone())),
-                ));
+            } else if let Some(v) =
+                self.value(&pointer, &Value::String(content_type.clone()), scope)
+            {
+                headers.push((http::header::CONTENT_TYPE, v));
             }
         }
-        if let Some(b) = &request.body {
-            let extra = match b.encoding {
-                BodyEncoding::Json => [("form", b.form.is_some()), ("raw", b.raw.is_some())],
-                BodyEncoding::Form => [("json", b.json.is_some()), ("raw", b.raw.is_some())],
-                BodyEncoding::Raw => [("json", b.json.is_some()), ("form", b.form.is_some())],
-            };
-            for (field, present) in extra {
-                if present {
-                    self.diags.at_key(
-                        &format!("{at}/request/body/{field}"),
-                        format!(
-                            "`{field}` is not used with `encoding: {}`",
-                            encoding_name(b.encoding)
-                        ),
-                    );
-                }
-            }
-        }
-
-        let pagination = spec
-            .pagination
-            .as_ref()
-            .and_then(|p| self.pagination(&format!("{at}/pagination"), p, spec));
-
-        let response = spec.response.clone().unwrap_or_default();
-        let mut output = Vec::new();
-        for (field, source) in &response.output {
-            let pointer = format!("{at}/response/output/{}", escape_pointer(field));
-            if let Some(p) = self.path(&pointer, source) {
-                output.push((field.clone(), p));
-            }
-        }
-        let output_schema = match &response.output_schema {
-            Some(schema) => {
-                self.schema(&format!("{at}/response/output_schema"), schema, "output");
-                schema.clone()
-            }
-            None => derived_output_schema(&response.output),
-        };
-
         if self.diags.list.len() != before {
             return None;
         }
-        Some(Tool {
-            name: name.to_owned(),
-            description: spec.description.clone(),
+        Some(Request {
             method: request.method,
-            idempotent: spec.idempotent.unwrap_or(request.method.is_idempotent()),
-            timeout_ms: spec.timeout_ms,
-            scopes: spec.scopes.clone(),
-            parameters: spec.parameters.clone(),
-            validator: validator?,
-            output_schema,
-            request: Request {
-                path: path?,
-                query,
-                headers,
-                body,
-            },
-            pagination,
-            output: spec
-                .response
-                .as_ref()
-                .filter(|r| !r.output.is_empty())
-                .map(|_| output),
-            uses: std::mem::take(&mut self.uses),
+            path: path?,
+            query,
+            headers,
+            body,
         })
+    }
+
+    fn body(&mut self, pointer: &str, b: &BodySpec, scope: Scope<'_>) -> Option<Body> {
+        let fields = [
+            ("json", b.json.is_some()),
+            ("template", b.template.is_some()),
+            ("form", b.form.is_some()),
+            ("raw", b.raw.is_some()),
+            ("base64", b.base64.is_some()),
+            ("parts", b.parts.is_some()),
+            ("subtype", b.subtype.is_some()),
+        ];
+        let allowed: &[&str] = match b.encoding {
+            BodyEncoding::Json => &["json", "template"],
+            BodyEncoding::Form => &["form"],
+            BodyEncoding::Raw => &["raw", "base64"],
+            BodyEncoding::Multipart => &["parts", "subtype"],
+        };
+        for (field, present) in fields {
+            if present && !allowed.contains(&field) {
+                self.diags.at_key(
+                    &format!("{pointer}/{field}"),
+                    format!(
+                        "`{field}` is not used with `encoding: {}`",
+                        encoding_name(b.encoding)
+                    ),
+                );
+            }
+        }
+        let opt_text = |c: &mut Self, name: &str, source: &Option<String>| match source {
+            Some(text) => c
+                .value(
+                    &format!("{pointer}/{name}"),
+                    &Value::String(text.clone()),
+                    scope,
+                )
+                .map(Some),
+            None => Some(None),
+        };
+        match b.encoding {
+            BodyEncoding::Json => match (&b.json, &b.template) {
+                (Some(json), None) => self
+                    .value(&format!("{pointer}/json"), json, scope)
+                    .map(Body::Json),
+                (None, Some(source)) => {
+                    let p = format!("{pointer}/template");
+                    let added = self.templates.add_text(source, Escape::None);
+                    self.checked(&p, added, scope).map(Body::JsonText)
+                }
+                _ => {
+                    self.diags
+                        .at(pointer, "a JSON body has `json` or `template`, not both");
+                    None
+                }
+            },
+            BodyEncoding::Form => {
+                let mut fields = Vec::new();
+                for (k, v) in b.form.as_ref()? {
+                    let p = format!("{pointer}/form/{}", escape_pointer(k));
+                    fields.push((k.clone(), self.value(&p, v, scope)?));
+                }
+                Some(Body::Form(fields))
+            }
+            BodyEncoding::Raw => {
+                let template = opt_text(self, "raw", &b.raw)?;
+                let base64 = opt_text(self, "base64", &b.base64)?;
+                Some(Body::Raw {
+                    template,
+                    base64,
+                    content_type: if b.base64.is_some() {
+                        "application/octet-stream".into()
+                    } else {
+                        "text/plain; charset=utf-8".into()
+                    },
+                })
+            }
+            BodyEncoding::Multipart => {
+                let subtype = b.subtype.unwrap_or_default();
+                let mut parts = Vec::new();
+                for (i, part) in b.parts.as_ref()?.iter().enumerate() {
+                    let at = format!("{pointer}/parts/{i}");
+                    if part.json.is_none() && part.text.is_none() && part.base64.is_none() {
+                        self.diags
+                            .at(&at, "a part needs `json`, `text` or `base64`");
+                    }
+                    if part.json.is_some() && (part.text.is_some() || part.base64.is_some()) {
+                        self.diags.at_key(
+                            &format!("{at}/json"),
+                            "a `json` part has no `text` or `base64`",
+                        );
+                    }
+                    let field = |c: &mut Self, name: &str, source: &Option<String>| match source {
+                        Some(text) => c
+                            .value(&format!("{at}/{name}"), &Value::String(text.clone()), scope)
+                            .map(Some),
+                        None => Some(None),
+                    };
+                    let json = match &part.json {
+                        Some(v) => Some(self.value(&format!("{at}/json"), v, scope)?),
+                        None => None,
+                    };
+                    parts.push(Part {
+                        content_type: field(self, "content_type", &part.content_type)?,
+                        json,
+                        text: field(self, "text", &part.text)?,
+                        base64: field(self, "base64", &part.base64)?,
+                        name: field(self, "name", &part.name)?,
+                        filename: field(self, "filename", &part.filename)?,
+                    });
+                }
+                Some(Body::Multipart { subtype, parts })
+            }
+        }
     }
 
     /// Compiles a JSON Schema (draft 2020-12), reporting where it is invalid.
@@ -741,7 +1122,8 @@ impl Compiler<'_> {
         &mut self,
         at: &str,
         spec: &PaginationSpec,
-        tool: &ToolSpec,
+        request: &RequestSpec,
+        scope: Scope<'_>,
     ) -> Option<Pagination> {
         let before = self.diags.list.len();
         let items = self.path(&format!("{at}/items"), &spec.items);
@@ -764,8 +1146,7 @@ impl Compiler<'_> {
         let target = match (&spec.param, &spec.body_field) {
             (Some(p), None) => Some(PageTarget::Query(p.clone())),
             (None, Some(f)) => {
-                let json_body = tool
-                    .request
+                let json_body = request
                     .body
                     .as_ref()
                     .is_some_and(|b| b.encoding == BodyEncoding::Json);
@@ -804,6 +1185,27 @@ impl Compiler<'_> {
             }
             _ => {}
         }
+        let max_items = match &spec.max_items {
+            None => None,
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(MaxItems::Fixed),
+            Some(Value::String(source)) => {
+                let pointer = format!("{at}/max_items");
+                if crate::template::whole_expression(source).is_none() {
+                    self.diags.at(
+                        &pointer,
+                        "max_items is a number or one expression such as `{{ max_results }}`",
+                    );
+                    None
+                } else {
+                    let added = self.templates.add(source);
+                    self.checked(&pointer, added, scope).map(MaxItems::Template)
+                }
+            }
+            Some(_) => None,
+        };
         if self.diags.list.len() != before {
             return None;
         }
@@ -811,7 +1213,7 @@ impl Compiler<'_> {
             kind: spec.kind,
             items: items?,
             max_pages: spec.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
-            max_items: spec.max_items,
+            max_items,
             cursor,
             has_more,
             next_url,
@@ -897,8 +1299,30 @@ fn default_inject(kind: AuthType) -> IndexMap<String, String> {
     IndexMap::from([("Authorization".to_owned(), header.to_owned())])
 }
 
+/// What a header value with a control character needs.
+fn header_value_problem(value: &str) -> String {
+    if value.contains(['\n', '\r']) {
+        "a header value cannot hold a line break (for a YAML block scalar, use `|-` or `>-` to drop the final one)".into()
+    } else {
+        "not a valid HTTP header value".into()
+    }
+}
+
+/// The fixed output of a content (download) response.
+fn content_output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "content": {"type": "string", "description": "The content as text (text, JSON and XML types)."},
+            "content_base64": {"type": "string", "description": "The content as base64 (binary types)."},
+            "mime_type": {"type": ["string", "null"], "description": "The content's media type."},
+            "size": {"type": "integer", "description": "The content's length in bytes."}
+        }
+    })
+}
+
 /// `{type: object, properties: {field: {}}}` from the output fields.
-fn derived_output_schema(output: &IndexMap<String, String>) -> Value {
+fn derived_output_schema<V>(output: &IndexMap<String, V>) -> Value {
     if output.is_empty() {
         return json!({"type": "object"});
     }
@@ -930,6 +1354,7 @@ fn encoding_name(e: BodyEncoding) -> &'static str {
         BodyEncoding::Json => "json",
         BodyEncoding::Form => "form",
         BodyEncoding::Raw => "raw",
+        BodyEncoding::Multipart => "multipart",
     }
 }
 

@@ -27,8 +27,8 @@ pub use reload::{ReloadOutcome, SpecStatus, SpecWatcher, Specs};
 
 use crate::error::ErrorCode;
 use crate::spec::{
-    self, AuthType, ClientAuth, ConfigField, Diagnostic, HttpMethod, PaginationType, RateLimitSpec,
-    RetrySpec,
+    self, AuthType, ClientAuth, ConfigField, Diagnostic, HttpMethod, MultipartSubtype,
+    PaginationType, RateLimitSpec, RetrySpec,
 };
 use crate::template::{TemplateId, TemplateSet};
 
@@ -186,11 +186,16 @@ pub struct Provider {
     pub description: Option<String>,
     pub categories: Vec<String>,
     pub docs_url: Option<String>,
+    /// How an operator registers the provider's app (Markdown).
+    pub setup: Option<String>,
     pub base_url: Text,
+    /// Headers on every request, before the tool's own.
+    pub headers: Vec<(HeaderName, Text)>,
     pub connection_config: IndexMap<String, ConfigField>,
     /// Full-match validators of the `pattern`s in `connection_config`.
     pub connection_patterns: IndexMap<String, jsonschema::Validator>,
-    pub auth: Auth,
+    /// The auth methods, the default first; never empty.
+    pub auths: Vec<Auth>,
     pub rate_limit: Option<RateLimitSpec>,
     pub timeout_ms: Option<u64>,
     pub retry: Option<RetrySpec>,
@@ -199,6 +204,39 @@ pub struct Provider {
     pub templates: TemplateSet,
     /// The file it was loaded from.
     pub file: PathBuf,
+}
+
+impl Provider {
+    /// The default auth method (the first the spec lists).
+    pub fn auth(&self) -> &Auth {
+        &self.auths[0]
+    }
+
+    /// The auth method of type `name` (`oauth2`, `bearer`, …), if the spec has it.
+    pub fn auth_for(&self, name: &str) -> Option<&Auth> {
+        self.auths.iter().find(|a| a.kind.as_str() == name)
+    }
+
+    /// `config` with the declared defaults of settings it does not give.
+    pub fn with_config_defaults(
+        &self,
+        config: &serde_json::Map<String, Value>,
+    ) -> serde_json::Map<String, Value> {
+        let mut out = config.clone();
+        for (name, field) in &self.connection_config {
+            if let Some(default) = &field.default
+                && !out.contains_key(name)
+            {
+                out.insert(name.clone(), Value::String(default.clone()));
+            }
+        }
+        out
+    }
+
+    /// The names of the auth methods, in the spec's order.
+    pub fn auth_types(&self) -> Vec<&'static str> {
+        self.auths.iter().map(|a| a.kind.as_str()).collect()
+    }
 }
 
 /// A string field: literal, or a template to render.
@@ -220,6 +258,9 @@ pub enum ValueTemplate {
 #[derive(Debug)]
 pub struct Auth {
     pub kind: AuthType,
+    pub label: Option<String>,
+    /// This method's own base URL, replacing the provider's.
+    pub base_url: Option<Text>,
     pub authorization_url: Option<Text>,
     pub token_url: Option<Text>,
     pub refresh_url: Option<Text>,
@@ -251,7 +292,15 @@ pub struct TokenResponsePaths {
 #[derive(Debug)]
 pub struct AccountConfig {
     pub description: Option<String>,
-    pub discover: Option<(Text, OutputPath)>,
+    pub discover: Option<Discover>,
+}
+
+/// Where an account value is found after authorization.
+#[derive(Debug)]
+pub struct Discover {
+    /// GET this with the fresh credentials; `None`: read the token response.
+    pub url: Option<Text>,
+    pub value: OutputPath,
 }
 
 /// How a provider's failures are recognised and named.
@@ -261,6 +310,19 @@ pub struct ErrorRules {
     pub message: Option<OutputPath>,
     pub code: Option<OutputPath>,
     pub codes: IndexMap<String, ErrorCode>,
+    pub details: Option<OutputPath>,
+    pub retry_after: Option<OutputPath>,
+    pub rules: Vec<ErrorRule>,
+}
+
+/// An error rule: each condition given must hold for `code` to apply.
+#[derive(Debug)]
+pub struct ErrorRule {
+    /// Empty: any status.
+    pub statuses: Vec<u16>,
+    pub headers: Vec<(HeaderName, String)>,
+    pub when: Option<Condition>,
+    pub code: ErrorCode,
 }
 
 /// A compiled tool.
@@ -268,6 +330,8 @@ pub struct ErrorRules {
 pub struct Tool {
     pub name: String,
     pub description: String,
+    /// The method of the tool's last request (what the call does, for
+    /// catalogs).
     pub method: HttpMethod,
     pub idempotent: bool,
     pub timeout_ms: Option<u64>,
@@ -277,10 +341,14 @@ pub struct Tool {
     pub validator: jsonschema::Validator,
     /// The output schema (as written, or derived from the output fields).
     pub output_schema: Value,
-    pub request: Request,
+    /// The requests, in order: one for most tools, several for a
+    /// multi-step tool.
+    pub steps: Vec<Step>,
     pub pagination: Option<Pagination>,
     /// Output fields; `None` means the whole body is the output.
-    pub output: Option<Vec<(String, OutputPath)>>,
+    pub output: Option<Vec<(String, OutputField)>>,
+    /// The body is content (a download), not JSON.
+    pub content: bool,
     /// The config values this tool's request may read (its own templates,
     /// base_url and auth.inject), to explain a failed render precisely.
     pub uses: ConfigUses,
@@ -293,8 +361,36 @@ pub struct ConfigUses {
     pub account: Vec<String>,
 }
 
+/// One request of a tool.
+#[derive(Debug)]
+pub struct Step {
+    /// The step's name (`steps.NAME` in later templates); `None` for the one
+    /// request of a single-request tool.
+    pub name: Option<String>,
+    /// An expression; the step runs only when it is true.
+    pub when: Option<TemplateId>,
+    pub request: Request,
+}
+
+/// How an output field is read from a response.
+#[derive(Debug)]
+pub enum OutputField {
+    Path(OutputPath),
+    /// A list (or one object) mapped item by item.
+    Items {
+        path: OutputPath,
+        fields: Vec<(String, OutputField)>,
+    },
+    /// What `path` selects, through an expression over `value`.
+    Value {
+        path: OutputPath,
+        expr: TemplateId,
+    },
+}
+
 #[derive(Debug)]
 pub struct Request {
+    pub method: HttpMethod,
     pub path: Text,
     pub query: Vec<(String, ValueTemplate)>,
     pub headers: Vec<(HeaderName, ValueTemplate)>,
@@ -304,11 +400,30 @@ pub struct Request {
 #[derive(Debug)]
 pub enum Body {
     Json(ValueTemplate),
+    /// A text template whose output is parsed as JSON.
+    JsonText(TemplateId),
     Form(Vec<(String, ValueTemplate)>),
     Raw {
-        template: ValueTemplate,
+        template: Option<ValueTemplate>,
+        /// Bytes given as base64 text; used when it renders.
+        base64: Option<ValueTemplate>,
         content_type: String,
     },
+    Multipart {
+        subtype: MultipartSubtype,
+        parts: Vec<Part>,
+    },
+}
+
+/// One part of a multipart body.
+#[derive(Debug)]
+pub struct Part {
+    pub content_type: Option<ValueTemplate>,
+    pub json: Option<ValueTemplate>,
+    pub text: Option<ValueTemplate>,
+    pub base64: Option<ValueTemplate>,
+    pub name: Option<ValueTemplate>,
+    pub filename: Option<ValueTemplate>,
 }
 
 /// Where a page position (cursor, page number, offset) is written.
@@ -324,7 +439,7 @@ pub struct Pagination {
     pub kind: PaginationType,
     pub items: OutputPath,
     pub max_pages: u32,
-    pub max_items: Option<u32>,
+    pub max_items: Option<MaxItems>,
     pub cursor: Option<OutputPath>,
     pub has_more: Option<OutputPath>,
     pub next_url: Option<OutputPath>,
@@ -333,6 +448,14 @@ pub struct Pagination {
     pub start: u64,
     pub page_size: Option<u64>,
     pub total: Option<OutputPath>,
+}
+
+/// A cap on items across pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxItems {
+    Fixed(u32),
+    /// An expression over the parameters; undefined means no cap.
+    Template(TemplateId),
 }
 
 /// Pages followed when a spec does not say.

@@ -26,12 +26,20 @@ pub struct ProviderSpec {
     pub categories: Vec<String>,
     #[serde(default)]
     pub docs_url: Option<String>,
+    /// How an operator registers the provider's app (Markdown), for the
+    /// generated provider guide.
+    #[serde(default)]
+    pub setup: Option<String>,
     pub base_url: String,
+    /// Headers every request of every tool carries (API version, Accept);
+    /// a tool's header of the same name wins.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
     /// Non-secret settings an app gives when it creates a connection
     /// (`connection.config.NAME` in templates).
     #[serde(default)]
     pub connection_config: IndexMap<String, ConfigField>,
-    pub auth: AuthSpec,
+    pub auth: AuthMethods,
     #[serde(default)]
     pub rate_limit: Option<RateLimitSpec>,
     #[serde(default)]
@@ -112,11 +120,35 @@ pub enum ClientAuth {
     Body,
 }
 
+/// One auth method, or several a connection chooses from (the first is the
+/// default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AuthMethods {
+    One(Box<AuthSpec>),
+    Many(Vec<AuthSpec>),
+}
+
+impl AuthMethods {
+    pub fn methods(&self) -> &[AuthSpec] {
+        match self {
+            AuthMethods::One(a) => std::slice::from_ref(a),
+            AuthMethods::Many(list) => list,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
     #[serde(rename = "type")]
     pub kind: AuthType,
+    /// What people call this method ("Personal access token").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// This method's own base URL, when its accounts reach another host.
+    #[serde(default)]
+    pub base_url: Option<String>,
     #[serde(default)]
     pub authorization_url: Option<String>,
     #[serde(default)]
@@ -188,11 +220,13 @@ pub struct AccountConfigField {
 }
 
 /// How to find an account's config value after authorization: one GET with the
-/// fresh credentials, and a JSONPath into its answer.
+/// fresh credentials and a JSONPath into its answer, or (without `url`) a
+/// JSONPath into the token endpoint's answer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscoverSpec {
-    pub url: String,
+    #[serde(default)]
+    pub url: Option<String>,
     pub value: String,
 }
 
@@ -257,6 +291,45 @@ pub struct ErrorsSpec {
     /// Provider code (or HTTP status) to unified code.
     #[serde(default)]
     pub codes: IndexMap<String, ErrorCode>,
+    /// JSONPath of structured error details passed on to the caller.
+    #[serde(default)]
+    pub details: Option<String>,
+    /// JSONPath of a retry delay in seconds inside an error body.
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    /// Rules over status, headers and body, checked in order before `codes`.
+    #[serde(default)]
+    pub rules: Vec<ErrorRuleSpec>,
+}
+
+/// One error rule: every condition given must hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRuleSpec {
+    #[serde(default)]
+    pub status: Option<OneOrMany<u16>>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    #[serde(default)]
+    pub when: Option<String>,
+    pub code: ErrorCode,
+}
+
+/// A value, or a list of them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(list) => list.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -297,11 +370,27 @@ pub struct ToolSpec {
     #[serde(default)]
     pub scopes: Vec<String>,
     pub parameters: Value,
-    pub request: RequestSpec,
+    /// The one request of a single-request tool.
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
+    /// The requests of a multi-step tool, in order.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
     #[serde(default)]
     pub pagination: Option<PaginationSpec>,
     #[serde(default)]
     pub response: Option<ResponseSpec>,
+}
+
+/// One request of a multi-step tool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub name: String,
+    /// An expression; the step runs only when it is true.
+    #[serde(default)]
+    pub when: Option<String>,
+    pub request: RequestSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -324,6 +413,47 @@ pub enum BodyEncoding {
     Json,
     Form,
     Raw,
+    Multipart,
+}
+
+/// The kind of a multipart body (`multipart/<subtype>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultipartSubtype {
+    #[default]
+    Related,
+    FormData,
+    Mixed,
+}
+
+impl MultipartSubtype {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MultipartSubtype::Related => "related",
+            MultipartSubtype::FormData => "form-data",
+            MultipartSubtype::Mixed => "mixed",
+        }
+    }
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartSpec {
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub json: Option<Value>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub base64: Option<String>,
+    /// The form field name (form-data).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The file name (form-data).
+    #[serde(default)]
+    pub filename: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,10 +463,21 @@ pub struct BodySpec {
     pub encoding: BodyEncoding,
     #[serde(default)]
     pub json: Option<Value>,
+    /// A text template whose output is JSON (for bodies built with loops);
+    /// the output is parsed and sent as JSON.
+    #[serde(default)]
+    pub template: Option<String>,
     #[serde(default)]
     pub form: Option<IndexMap<String, Value>>,
     #[serde(default)]
     pub raw: Option<String>,
+    /// Raw bytes given as base64 text (used instead of `raw` when defined).
+    #[serde(default)]
+    pub base64: Option<String>,
+    #[serde(default)]
+    pub subtype: Option<MultipartSubtype>,
+    #[serde(default)]
+    pub parts: Option<Vec<PartSpec>>,
     #[serde(default)]
     pub content_type: Option<String>,
 }
@@ -359,8 +500,9 @@ pub struct PaginationSpec {
     pub items: String,
     #[serde(default)]
     pub max_pages: Option<u32>,
+    /// A number, or an expression such as `"{{ max_results }}"`.
     #[serde(default)]
-    pub max_items: Option<u32>,
+    pub max_items: Option<Value>,
     /// cursor: JSONPath of the next cursor.
     #[serde(default)]
     pub cursor: Option<String>,
@@ -393,10 +535,34 @@ pub struct PaginationSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseSpec {
+    /// Output fields; `{}` gives an empty object (an answer with no body).
     #[serde(default)]
-    pub output: IndexMap<String, String>,
+    pub output: Option<IndexMap<String, OutputSpec>>,
     #[serde(default)]
     pub output_schema: Option<Value>,
+    /// The body is content (a download), not JSON.
+    #[serde(default)]
+    pub content: bool,
+}
+
+/// An output field: a JSONPath, or what a JSONPath selects mapped item by
+/// item (`fields`) or through an expression (`value`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OutputSpec {
+    Path(String),
+    Mapped(MappedOutput),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappedOutput {
+    pub path: String,
+    #[serde(default)]
+    pub fields: Option<IndexMap<String, OutputSpec>>,
+    /// An expression over `value` (what `path` selects).
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 fn yes() -> bool {

@@ -28,6 +28,37 @@ fn eval_case(
 fn whole_expressions_keep_their_type() {
     let cases = [
         ("{{ n }}", json!({"n": 78}), Some(json!(78))),
+        (
+            "{{ {'a': {'b': n}} }}",
+            json!({"n": 1}),
+            Some(json!({"a": {"b": 1}})),
+        ),
+        ("{{ n }}}}", json!({"n": 1}), Some(json!("1}}"))),
+        (
+            "{{ s | base64_decode }}",
+            json!({"s": "aGk_"}),
+            Some(json!("hi?")),
+        ),
+        (
+            "{{ s | base64_decode }}",
+            json!({"s": "aGk/"}),
+            Some(json!("hi?")),
+        ),
+        (
+            "{{ t | rfc3339 }}",
+            json!({"t": "1503435956.000247"}),
+            Some(json!("2017-08-22T21:05:56Z")),
+        ),
+        (
+            "{{ t | rfc3339 }}",
+            json!({"t": 0}),
+            Some(json!("1970-01-01T00:00:00Z")),
+        ),
+        (
+            "{{ people | objects('email') }}",
+            json!({"people": ["a@example.com", "b@example.com"]}),
+            Some(json!([{"email": "a@example.com"}, {"email": "b@example.com"}])),
+        ),
         ("{{ s }}", json!({"s": "78"}), Some(json!("78"))),
         (
             "{{ list }}",

@@ -409,6 +409,13 @@ impl Upstream {
             .headers_mut()
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
+        // A POST, PUT or PATCH without a body still says so: some providers
+        // answer 411 Length Required otherwise (Google, Microsoft Graph).
+        if req.body.is_none() && matches!(req.method.as_str(), "POST" | "PUT" | "PATCH") {
+            request
+                .headers_mut()
+                .insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
+        }
 
         let response = self.client.request(request).await.map_err(|e| {
             let unsent = e.is_connect();

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `validate`, `render`, `tools`.
+//! The command line: `serve`, `validate`, `render`, `tools`, `test`, `docs`.
 //!
 //! Each command reads the same configuration as the server (`--config`,
 //! `SWITCHBOARD_*`), so the specs directory and provider overrides in force
@@ -51,6 +51,13 @@ pub enum Command {
         /// `tests/` folder).
         paths: Vec<PathBuf>,
     },
+    /// Write the provider guide and the tool vocabulary (providers.md and
+    /// tools.md) from the specs.
+    Docs {
+        /// The folder to write them to.
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+    },
     /// Print the tool catalog, as the API gives it.
     Tools {
         #[arg(long)]
@@ -93,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate { paths } => return validate(&config, &paths),
         Command::Render(args) => render(&config, &args),
         Command::Test { paths } => return test(&config, &paths),
+        Command::Docs { out } => docs(&config, &out),
         Command::Tools { provider, format } => tools(&config, provider.as_deref(), &format),
     };
     match result {
@@ -160,6 +168,28 @@ fn validate(config: &Config, paths: &[PathBuf]) -> ExitCode {
         eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
         ExitCode::FAILURE
     }
+}
+
+/// `switchboard docs`: writes the guides generated from the specs.
+fn docs(config: &Config, out: &Path) -> Result<String, String> {
+    // The specs as written: operator overrides do not belong in the docs.
+    let report = Registry::load_dir(&config.specs_dir, &Default::default());
+    if let Some(d) = report.diagnostics.first() {
+        return Err(format!(
+            "the specs have problems; fix them first (switchboard validate): {d}"
+        ));
+    }
+    let registry = report.registry;
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    write("providers.md", crate::guide::providers(&registry))?;
+    write("tools.md", crate::guide::tools(&registry))?;
+    Ok(format!(
+        "wrote {0}/providers.md and {0}/tools.md\n",
+        out.display()
+    ))
 }
 
 /// `switchboard test`: runs contract test files; each file's specs are the

@@ -77,8 +77,9 @@ struct ExpectedRequest {
     url: String,
     #[serde(default)]
     query: Option<IndexMap<String, Value>>,
+    /// Headers that must have these values; `null`: must not be sent.
     #[serde(default)]
-    headers: IndexMap<String, String>,
+    headers: IndexMap<String, Option<String>>,
     #[serde(default)]
     json: Option<Value>,
     #[serde(default)]
@@ -526,10 +527,17 @@ fn check_request(expected: &ExpectedRequest, actual: &RenderedRequest) -> Vec<St
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect::<Vec<_>>();
-        match got.as_slice() {
-            [] => problems.push(format!("header {name}: expected `{value}`, not sent")),
-            [one] if one == value => {}
-            _ => problems.push(format!(
+        match (value, got.as_slice()) {
+            (None, []) => {}
+            (None, _) => problems.push(format!(
+                "header {name}: expected none, got `{}`",
+                got.join(", ")
+            )),
+            (Some(value), []) => {
+                problems.push(format!("header {name}: expected `{value}`, not sent"))
+            }
+            (Some(value), [one]) if one == value => {}
+            (Some(value), _) => problems.push(format!(
                 "header {name}: expected `{value}`, got `{}`",
                 got.join(", ")
             )),

@@ -15,6 +15,7 @@ pub mod config;
 pub mod contract;
 pub mod engine;
 pub mod error;
+pub mod guide;
 pub mod metrics;
 pub mod registry;
 pub mod server;

@@ -77,7 +77,7 @@ fn every_shipped_provider_passes_its_contract_tests() {
 fn the_feature_fixture_passes() {
     let (_, reports) = run_specs(&root().join("tests/fixtures/contract"));
     assert_all_pass(&reports);
-    assert_eq!(reports[0].passed(), 11);
+    assert_eq!(reports[0].passed(), 13);
 }
 
 #[test]
@@ -153,4 +153,20 @@ cases:
     "#]]
     .assert_eq(&text);
     assert_eq!((report.passed(), report.failed()), (0, 4));
+}
+
+#[test]
+fn the_generated_guides_are_current() {
+    let registry = Registry::load_dir(&root().join("provider-specs"), &Default::default()).registry;
+    for (name, text) in [
+        ("providers.md", switchboard::guide::providers(&registry)),
+        ("tools.md", switchboard::guide::tools(&registry)),
+    ] {
+        let committed = std::fs::read_to_string(root().join("docs").join(name)).unwrap_or_default();
+        assert!(
+            committed == text,
+            "docs/{name} is stale: run `{}` and commit it",
+            switchboard::guide::COMMAND
+        );
+    }
 }

@@ -451,13 +451,13 @@ fn provider_errors_in_every_shape() {
 }
 
 #[test]
-fn an_empty_success_body_is_null() {
+fn an_empty_success_body_is_an_empty_object() {
     let (result, _) = execute_case(
         "upload_text",
         json!({"text": "x"}),
         vec![raw(204, "text/plain", "")],
     );
-    assert_eq!(result.unwrap().output, Value::Null);
+    assert_eq!(result.unwrap().output, json!({}));
 }
 
 // === pagination ===

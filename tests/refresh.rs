@@ -146,26 +146,7 @@ async fn world_with(
         )
         .await;
     let account = gw.account(&conn, "ann", None).await;
-    let (_, link) = gw
-        .post(
-            &format!("/v1/connected-accounts/{account}/auth-url"),
-            json!({}),
-        )
-        .await;
-    let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
-    let state = url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
-    let response = gw
-        .client
-        .get(gw.url("/v1/oauth/callback"))
-        .query(&[("code", "c0de"), ("state", state.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let response = gw.authorize(&account, "c0de").await;
     assert_eq!(
         response.status(),
         StatusCode::OK,

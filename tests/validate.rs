@@ -205,8 +205,43 @@ fn semantic_problems() {
         ),
         (
             "      required: [id]\n",
-            "      required: [idd]\n",
-            "17:18: required parameter `idd` is not among the properties (did you mean `id`?)",
+            "      required: [id, idd]\n",
+            "17:22: required parameter `idd` is not among the properties (did you mean `id`?)",
+        ),
+        (
+            "      required: [id]\n",
+            "      required: []\n",
+            "22:13: path variable `id` is optional and has no default, so a call without it cannot build the URL: add it to `required`, give it a `default`, or write `{{ id | default('…') }}`",
+        ),
+        (
+            "        id: {type: string}\n",
+            "        id: {type: string, description: The id, as text}\n",
+            "19:49: `as text` has no value (in a `{…}` mapping, quote text that holds a comma)",
+        ),
+        (
+            "        id: {type: string}\n",
+            "        id: {type: string, desciption: The id}\n",
+            "19:28: `desciption` is not a JSON Schema keyword (did you mean `description`?)",
+        ),
+        (
+            "        name: $.name\n",
+            "        name: $.name\n      output_schema: {type: object, properties: {nam: {type: string}}}\n",
+            "28:50: `nam` is not an output of this tool (outputs: name) (did you mean `name`?)",
+        ),
+        (
+            "      method: GET\n",
+            "      method: GET\n      headers: {X-Trace: \"a\\nb\"}\n",
+            "22:26: a header value cannot hold a line break (for a YAML block scalar, use `|-` or `>-` to drop the final one)",
+        ),
+        (
+            "auth:\n  type: api_key\n",
+            "auth:\n- type: api_key\n  inject: {headers: {X-Key: \"{{ credentials.api_key }}\"}}\n- type: api_key\n",
+            "10:9: a second `api_key` auth method; each type may appear once, since a connection chooses by type",
+        ),
+        (
+            "      path: /items/{{ id }}\n",
+            "      path: /items/{{ steps.find.id }}\n",
+            "22:13: `steps.find` is not an earlier step of tool `get_item`",
         ),
         (
             "        name: $.name\n",

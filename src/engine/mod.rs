@@ -51,8 +51,13 @@ where
         return execute_steps(provider, tool, params, ctx, send).await;
     }
     let request = render(provider, tool, params, ctx)?;
-    let response = send(request.clone()).await?;
+    let mut response = send(request.clone()).await?;
     if tool.content {
+        // Providers hand out file content from a short-lived signed URL on
+        // another host: one redirect is followed, without credentials.
+        if let Some(location) = redirect_target(&request, &response) {
+            response = send(location).await?;
+        }
         if (200..300).contains(&response.status) {
             return Ok(Execution {
                 output: content_output(&response),
@@ -86,6 +91,32 @@ where
         output: map_output(provider, tool, &merged),
         upstream_status: status,
         pages,
+    })
+}
+
+/// The request that follows a redirect answer: a plain GET of its
+/// `Location` (resolved against the request), which must be https (or http
+/// on loopback). It carries no credentials and no headers of the original.
+fn redirect_target(
+    request: &RenderedRequest,
+    response: &ProviderResponse,
+) -> Option<RenderedRequest> {
+    if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response
+        .headers
+        .get(http::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let url = request.url.join(location).ok()?;
+    let url = crate::url_policy::check_base(url.as_str()).ok()?;
+    Some(RenderedRequest {
+        method: http::Method::GET,
+        url,
+        headers: http::HeaderMap::new(),
+        body: None,
+        secret_query: Vec::new(),
     })
 }
 

@@ -120,7 +120,7 @@ fn eval_expression(
     provider
         .templates
         .eval(id, &jinja)
-        .map_err(|f| render_error(provider, tool, ctx, f))
+        .map_err(|f| render_error(provider, tool, ctx, params, f))
 }
 
 /// The cap on items across pages, where the tool's pagination sets one.
@@ -165,7 +165,7 @@ pub fn render_step(
 ) -> Result<RenderedRequest, Error> {
     let templates = &provider.templates;
     let base_ctx = context(params, ctx, None, steps);
-    let fail = |f: RenderFailure| render_error(provider, tool, ctx, f);
+    let fail = |f: RenderFailure| render_error(provider, tool, ctx, params, f);
     let auth = ctx.auth(provider);
     let request_spec = &step.request;
 
@@ -643,8 +643,10 @@ fn render_error(
     provider: &Provider,
     tool: &Tool,
     ctx: &CallContext<'_>,
+    params: &Value,
     failure: RenderFailure,
 ) -> Error {
+    let ctx_params = params.as_object();
     let missing = |names: &[String], have: Option<&Map<String, Value>>| {
         names
             .iter()
@@ -667,6 +669,15 @@ fn render_error(
                         "the connection has no config value `{name}`, which this provider needs"
                     ),
                 )
+            } else if let Some(name) =
+                tool.uses.params.iter().find(|n| {
+                    ctx_params.is_none_or(|p| p.get(n.as_str()).is_none_or(Value::is_null))
+                })
+            {
+                Error::invalid_parameters(vec![field(
+                    &format!("/{name}"),
+                    "is needed by this request: give it",
+                )])
             } else {
                 Error::invalid_parameters(vec![field(
                     "",

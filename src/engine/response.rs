@@ -154,6 +154,8 @@ fn body_seconds(value: &Value) -> Option<u64> {
 /// The output of a successful call: the mapped fields, or the whole body.
 pub fn map_output(provider: &Provider, tool: &Tool, body: &Value) -> Value {
     match &tool.output {
+        // An answer with no body (204) is an empty object, not null.
+        None if body.is_null() => Value::Object(Map::new()),
         None => body.clone(),
         Some(fields) => map_fields(&provider.templates, fields, body),
     }

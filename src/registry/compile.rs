@@ -31,6 +31,68 @@ use crate::url_policy;
 /// Parameter names that would shadow the template context.
 const RESERVED_PARAMETERS: &[&str] = &["connection", "account", "credentials"];
 
+/// The keywords of JSON Schema draft 2020-12 (core, applicator, validation,
+/// meta-data, format and content vocabularies).
+const SCHEMA_KEYWORDS: &[&str] = &[
+    "$schema",
+    "$id",
+    "$ref",
+    "$anchor",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$defs",
+    "$comment",
+    "$vocabulary",
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "propertyNames",
+    "required",
+    "dependentRequired",
+    "dependentSchemas",
+    "items",
+    "prefixItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "contentEncoding",
+    "contentMediaType",
+    "contentSchema",
+];
+
 const JSON_TYPES: &[&str] = &[
     "string", "number", "integer", "boolean", "array", "object", "null",
 ];
@@ -59,6 +121,8 @@ struct Compiler<'a> {
     templates: TemplateSetBuilder,
     connection_config: Vec<String>,
     account_config: Vec<String>,
+    /// The parameter schema of the tool being compiled.
+    current_parameters: Option<Value>,
 }
 
 pub(super) fn compile(
@@ -86,6 +150,7 @@ pub(super) fn compile(
             .iter()
             .flat_map(|m| m.account_config.keys().cloned())
             .collect(),
+        current_parameters: None,
     };
     let ov = overrides.cloned().unwrap_or_default();
 
@@ -235,6 +300,12 @@ impl Compiler<'_> {
                 self.diags.at(pointer, message);
             }
             self.uses.note(variable);
+            let head = variable.split('.').next().unwrap_or_default();
+            if scope.params.is_some_and(|p| p.iter().any(|n| n == head))
+                && !self.uses.params.iter().any(|n| n == head)
+            {
+                self.uses.params.push(head.to_owned());
+            }
         }
         (self.diags.list.len() == before).then_some(added.id)
     }
@@ -661,6 +732,7 @@ impl Compiler<'_> {
         let before = self.diags.list.len();
         let place = format!("tool `{name}`");
 
+        self.current_parameters = Some(spec.parameters.clone());
         let params = self.parameters(&at, &spec.parameters);
         let validator = self.schema(&format!("{at}/parameters"), &spec.parameters, "parameter");
         let scope = Scope {
@@ -870,12 +942,15 @@ impl Compiler<'_> {
     /// One request (`at` is its pointer: `/tools/x/request`).
     fn request(&mut self, at: &str, request: &RequestSpec, scope: Scope<'_>) -> Option<Request> {
         let before = self.diags.list.len();
+        let uses_before = self.uses.params.len();
         let path = self.text(
             &format!("{at}/path"),
             &request.path,
             Escape::PathSegment,
             scope,
         );
+        let path_params: Vec<String> = self.uses.params[uses_before..].to_vec();
+        self.optional_path_params(&format!("{at}/path"), &request.path, &path_params);
         if let Some(Text::Literal(p)) = &path
             && !p.starts_with('/')
         {
@@ -1057,6 +1132,42 @@ impl Compiler<'_> {
         }
     }
 
+    /// A path variable the caller may leave out, with no default and no test
+    /// of whether it is defined, fails every such call: refuse it now.
+    fn optional_path_params(&mut self, pointer: &str, source: &str, used: &[String]) {
+        let Some(schema) = &self.current_parameters else {
+            return;
+        };
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        for name in used {
+            let has_default = schema
+                .pointer(&format!("/properties/{}/default", escape_pointer(name)))
+                .is_some();
+            let guarded = [
+                format!("{name} is defined"),
+                format!("{name} is undefined"),
+                format!("{name} is not defined"),
+                format!("{name} | default"),
+                format!("{name}|default"),
+            ]
+            .iter()
+            .any(|g| source.contains(g.as_str()));
+            if !required.contains(&name.as_str()) && !has_default && !guarded {
+                problems.push(format!(
+                    "path variable `{name}` is optional and has no default, so a call without it cannot build the URL: add it to `required`, give it a `default`, or write `{{{{ {name} | default('…') }}}}`"
+                ));
+            }
+        }
+        for p in problems {
+            self.diags.at(pointer, p);
+        }
+    }
+
     /// Compiles a JSON Schema (draft 2020-12), reporting where it is invalid.
     fn schema(
         &mut self,
@@ -1064,6 +1175,11 @@ impl Compiler<'_> {
         schema: &Value,
         what: &str,
     ) -> Option<jsonschema::Validator> {
+        let before = self.diags.list.len();
+        self.schema_keywords(pointer, schema);
+        if self.diags.list.len() != before {
+            return None;
+        }
         let e = match jsonschema::validator_for(schema) {
             Ok(v) => return Some(v),
             Err(e) => e,
@@ -1078,6 +1194,63 @@ impl Compiler<'_> {
         };
         self.diags.at(&format!("{pointer}{inner}"), message);
         None
+    }
+
+    /// Every keyword of a schema (and of the schemas inside it) is a JSON
+    /// Schema keyword with a value: a typo or a key with no value (an
+    /// unquoted comma in a YAML flow mapping splits a description) would
+    /// otherwise be ignored by validators and LLMs alike.
+    fn schema_keywords(&mut self, pointer: &str, schema: &Value) {
+        let Some(map) = schema.as_object() else {
+            return;
+        };
+        for (key, value) in map {
+            let at = format!("{pointer}/{}", escape_pointer(key));
+            if value.is_null() {
+                self.diags.at_key(
+                    &at,
+                    format!(
+                        "`{key}` has no value (in a `{{…}}` mapping, quote text that holds a comma)"
+                    ),
+                );
+                continue;
+            }
+            if !SCHEMA_KEYWORDS.contains(&key.as_str()) {
+                self.diags.at_key(
+                    &at,
+                    format!(
+                        "`{key}` is not a JSON Schema keyword{}",
+                        crate::spec::suggestion(key, SCHEMA_KEYWORDS.iter().copied())
+                    ),
+                );
+                continue;
+            }
+            match key.as_str() {
+                "properties" | "patternProperties" | "$defs" | "dependentSchemas" => {
+                    for (name, sub) in value.as_object().into_iter().flatten() {
+                        self.schema_keywords(&format!("{at}/{}", escape_pointer(name)), sub);
+                    }
+                }
+                "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                    for (i, sub) in value.as_array().into_iter().flatten().enumerate() {
+                        self.schema_keywords(&format!("{at}/{i}"), sub);
+                    }
+                }
+                "items"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "contains"
+                | "additionalProperties"
+                | "propertyNames"
+                | "unevaluatedProperties"
+                | "unevaluatedItems" => {
+                    self.schema_keywords(&at, value);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Checks the parameter schema's shape and returns the parameter names.

@@ -359,6 +359,9 @@ pub struct Tool {
 pub struct ConfigUses {
     pub connection: Vec<String>,
     pub account: Vec<String>,
+    /// Tool parameters the request's templates use, to name one a call
+    /// left out.
+    pub params: Vec<String>,
 }
 
 /// One request of a tool.

@@ -370,6 +370,32 @@ impl TestGateway {
         id
     }
 
+    /// Starts an authorization of `account` and completes it at the
+    /// callback with `code`, as the provider would redirect the user's
+    /// browser; returns the callback's answer.
+    pub async fn authorize(&self, account: &str, code: &str) -> reqwest::Response {
+        let (status, link) = self
+            .post(
+                &format!("/v1/connected-accounts/{account}/auth-url"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{link}");
+        let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        self.client
+            .get(self.url("/v1/oauth/callback"))
+            .query(&[("code", code), ("state", state.as_str())])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The metrics text.
     pub async fn metrics(&self) -> String {
         self.client

@@ -170,3 +170,38 @@ fn the_generated_guides_are_current() {
         );
     }
 }
+
+#[test]
+fn every_shipped_tool_is_described_for_a_language_model() {
+    let registry = Registry::load_dir(&root().join("provider-specs"), &Default::default()).registry;
+    for provider in registry.providers() {
+        assert!(
+            provider.setup.is_some(),
+            "{} has no setup notes for operators",
+            provider.key
+        );
+        for tool in provider.tools.values() {
+            let id = format!("{}.{}", provider.key, tool.name);
+            assert!(tool.description.len() >= 20, "{id}: a one-word description");
+            assert_eq!(
+                tool.parameters.get("additionalProperties"),
+                Some(&serde_json::Value::Bool(false)),
+                "{id}: unknown parameters must be refused"
+            );
+            let properties = tool
+                .parameters
+                .get("properties")
+                .and_then(|p| p.as_object());
+            for (name, schema) in properties.into_iter().flatten() {
+                assert!(
+                    schema
+                        .get("description")
+                        .and_then(|d| d.as_str())
+                        .is_some_and(|d| !d.is_empty()),
+                    "{id}: parameter `{name}` has no description"
+                );
+            }
+            assert_eq!(tool.output_schema["type"], "object", "{id}: output_schema");
+        }
+    }
+}

@@ -342,6 +342,7 @@ async fn the_product_examples_run_as_written() {
 
     // --- Jira: cloud id and account id discovered after authorization. ---
     const CLOUD: &str = "1324a887-45db-1bf4-1e99-ef0ff456d421";
+    const OTHER: &str = "2b9f4a31-77c0-4c3e-9a0e-5d2f6b8e1a07";
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .respond_with(token_answer(
@@ -355,9 +356,13 @@ async fn the_product_examples_run_as_written() {
         .and(path("/oauth/token/accessible-resources"))
         .and(header("authorization", "Bearer jira-token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "id": OTHER, "name": "other-domain", "url": "https://other-domain.atlassian.net",
+            "scopes": ["write:jira-work", "read:jira-work"], "avatarUrl": "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png"
+        }, {
             "id": CLOUD, "name": "your-domain", "url": "https://your-domain.atlassian.net",
             "scopes": ["write:jira-work", "read:jira-work"], "avatarUrl": "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png"
         }])))
+        .expect(1)
         .mount(&mock)
         .await;
     Mock::given(method("GET"))
@@ -376,7 +381,29 @@ async fn the_product_examples_run_as_written() {
     )
     .await;
     let (_, account) = gw.get(&format!("/v1/connected-accounts/{jira}")).await;
-    assert_eq!(account["config"]["cloud_id"], CLOUD, "{account}");
+    // Every site is kept; the first is in use until the app picks another.
+    assert_eq!(account["config"]["cloud_id"], OTHER, "{account}");
+    assert_eq!(account["config"]["sites"][1]["name"], "your-domain");
+    assert_eq!(account["config"]["account_id"], "5b10ac8d82e05b22cc7d4ef5");
+    let (status, body) = gw
+        .patch(
+            &format!("/v1/connected-accounts/{jira}"),
+            json!({"config": {"clod_id": CLOUD}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "`clod_id` is not an account value of provider `jira` (values: sites, cloud_id, account_id) (did you mean `cloud_id`?)"
+    );
+    let (status, account) = gw
+        .patch(
+            &format!("/v1/connected-accounts/{jira}"),
+            json!({"config": {"cloud_id": CLOUD}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["config"]["cloud_id"], CLOUD);
     assert_eq!(account["config"]["account_id"], "5b10ac8d82e05b22cc7d4ef5");
 
     let jira_api = format!("/ex/jira/{CLOUD}/rest/api/3");

@@ -41,6 +41,10 @@ pub struct UpdateAccount {
     label: Option<String>,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
+    /// Account values the spec declares (`auth.account_config`), merged into
+    /// the discovered ones: an app picks another Jira site, say.
+    #[serde(default)]
+    config: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,16 +163,20 @@ pub async fn update(
     if let Some(label) = &body.label {
         check_text("label", label, MAX_LABEL)?;
     }
-    let patch = AccountPatch {
-        label: body.label,
-        metadata: body.metadata,
-        config: None,
-    };
     let before = state
         .store
         .get_account(&id)
         .await?
         .ok_or_else(|| missing(&id))?;
+    let config = match body.config {
+        None => None,
+        Some(values) => Some(merged_config(&state, &before, values)?),
+    };
+    let patch = AccountPatch {
+        label: body.label,
+        metadata: body.metadata,
+        config,
+    };
     match state.store.update_account(&id, &patch, &now()).await {
         Ok(Some(a)) => Ok(axum::Json(to_json(&a))),
         Ok(None) => Err(missing(&id)),
@@ -180,6 +188,45 @@ pub async fn update(
             Err(duplicate_or(&state, &wanted, e).await)
         }
     }
+}
+
+/// The account's config with `values` set; each must be declared in the
+/// provider's `account_config` (of any auth method). `null` removes a value.
+fn merged_config(
+    state: &SharedState,
+    account: &ConnectedAccount,
+    values: Map<String, Value>,
+) -> ApiResult<Map<String, Value>> {
+    let registry = state.specs.current();
+    let provider = registry
+        .provider(&account.provider)
+        .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
+    let declared: Vec<&str> = provider
+        .auths
+        .iter()
+        .flat_map(|a| a.account_config.keys().map(String::as_str))
+        .collect();
+    let mut config = account.config.clone();
+    for (name, value) in values {
+        if !declared.contains(&name.as_str()) {
+            return Err(invalid(format!(
+                "`{name}` is not an account value of provider `{}` (values: {}){}",
+                provider.key,
+                if declared.is_empty() {
+                    "none".to_owned()
+                } else {
+                    declared.join(", ")
+                },
+                suggestion(&name, declared.iter().copied())
+            )));
+        }
+        if value.is_null() {
+            config.remove(&name);
+        } else {
+            config.insert(name, value);
+        }
+    }
+    Ok(config)
 }
 
 pub async fn delete(

@@ -370,32 +370,13 @@ async fn discover(
     access_token: &str,
 ) -> Result<Map<String, Value>, Error> {
     let mut config = Map::new();
+    // Several values often come from one answer (Jira's sites and cloud id):
+    // each URL is fetched once.
+    let mut answers: std::collections::HashMap<String, Value> = Default::default();
     for (name, field) in &auth.account_config {
         let Some(discover) = &field.discover else {
             continue;
         };
-        let path = &discover.value;
-        let Some(url) = &discover.url else {
-            // Read from the token response (Slack's team, Notion's workspace).
-            let value = path.first(token_response).cloned().ok_or_else(|| {
-                Error::new(
-                    ErrorCode::ProviderError,
-                    format!("could not discover the account's `{name}`: not in the token response"),
-                )
-                .with_provider(&provider.key)
-            })?;
-            config.insert(name.clone(), value);
-            continue;
-        };
-        let url = engine::render_auth_url(provider, url, &connection.config)?;
-        let request = http::Request::get(&url)
-            .header(
-                http::header::AUTHORIZATION,
-                format!("Bearer {access_token}"),
-            )
-            .header(http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|_| invalid_endpoint(provider))?;
         let failed = |why: &str| {
             Error::new(
                 ErrorCode::ProviderError,
@@ -403,21 +384,54 @@ async fn discover(
             )
             .with_provider(&provider.key)
         };
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
-            .await
-            .map_err(|_| failed("no answer in time"))??;
-        if !response.status().is_success() {
-            return Err(failed(&format!("HTTP {}", response.status().as_u16())));
-        }
-        let body: Value =
-            serde_json::from_slice(response.body()).map_err(|_| failed("not JSON"))?;
-        let value = path
-            .first(&body)
-            .cloned()
-            .ok_or_else(|| failed("not in the answer"))?;
+        let body = match &discover.url {
+            // Read from the token response (Slack's team, Notion's workspace).
+            None => token_response,
+            Some(url) => {
+                let url = engine::render_auth_url(provider, url, &connection.config)?;
+                if !answers.contains_key(&url) {
+                    let body = fetch_json(env, provider, &url, access_token)
+                        .await
+                        .map_err(|why| failed(&why))?;
+                    answers.insert(url.clone(), body);
+                }
+                &answers[&url]
+            }
+        };
+        let value = discover.value.first(body).cloned().ok_or_else(|| {
+            failed(match discover.url {
+                None => "not in the token response",
+                Some(_) => "not in the answer",
+            })
+        })?;
         config.insert(name.clone(), value);
     }
     Ok(config)
+}
+
+/// One GET with the fresh access token; the parsed JSON answer, or why not.
+async fn fetch_json(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    url: &str,
+    access_token: &str,
+) -> Result<Value, String> {
+    let request = http::Request::get(url)
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {access_token}"),
+        )
+        .header(http::header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|_| invalid_endpoint(provider).message)?;
+    let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
+        .await
+        .map_err(|_| "no answer in time".to_owned())?
+        .map_err(|e| e.message)?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status().as_u16()));
+    }
+    serde_json::from_slice(response.body()).map_err(|_| "not JSON".to_owned())
 }
 
 /// The OAuth client of a connection: its own, or the operator's when managed.

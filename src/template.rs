@@ -323,6 +323,7 @@ fn environment() -> Environment<'static> {
         base64::engine::general_purpose::URL_SAFE.encode(v)
     });
     env.add_filter("base64_decode", base64_decode);
+    env.add_filter("addresses", addresses_filter);
     env.add_filter("rfc3339", rfc3339);
     env.add_filter("json", |v: JinjaValue| {
         serde_json::to_string(&v)
@@ -500,8 +501,41 @@ fn message_ids(
 fn addresses(
     value: &JinjaValue,
 ) -> Result<mail_builder::headers::address::Address<'static>, JinjaError> {
+    let mut list: Vec<_> = parse_addresses(value)?
+        .into_iter()
+        .map(|(name, email)| mail_builder::headers::address::Address::new_address(name, email))
+        .collect();
+    match list.len() {
+        1 => Ok(list.remove(0)),
+        _ => Ok(mail_builder::headers::address::Address::new_list(list)),
+    }
+}
+
+/// `"Ann Lee <ann@example.com>, bob@example.com" | addresses`: the
+/// addresses as `[{"name": "Ann Lee", "address": "ann@example.com"},
+/// {"address": "bob@example.com"}]`, for APIs that take recipients as
+/// objects (Microsoft Graph).
+fn addresses_filter(value: JinjaValue) -> Result<JinjaValue, JinjaError> {
+    Ok(JinjaValue::from(
+        parse_addresses(&value)?
+            .into_iter()
+            .map(|(name, address)| {
+                let mut entry = std::collections::BTreeMap::from([("address", address)]);
+                if let Some(name) = name {
+                    entry.insert("name", name);
+                }
+                JinjaValue::from(entry)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Addresses from a string (`"Lee, Ann" <ann@example.com>, bob@example.com`:
+/// commas inside quotes or angle brackets do not separate) or a list of
+/// strings, each checked; at least one.
+fn parse_addresses(value: &JinjaValue) -> Result<Vec<(Option<String>, String)>, JinjaError> {
     let items: Vec<String> = if let Some(s) = value.as_str() {
-        s.split(',').map(str::to_owned).collect()
+        split_addresses(s)
     } else {
         value
             .try_iter()
@@ -531,15 +565,33 @@ fn addresses(
         if !valid {
             return Err(invalid(&format!("`{item}` is not a valid address")));
         }
-        list.push(mail_builder::headers::address::Address::new_address(
-            name, email,
-        ));
+        list.push((name, email));
     }
-    match list.len() {
-        0 => Err(invalid("an address list is empty")),
-        1 => Ok(list.remove(0)),
-        _ => Ok(mail_builder::headers::address::Address::new_list(list)),
+    if list.is_empty() {
+        return Err(invalid("an address list is empty"));
     }
+    Ok(list)
+}
+
+/// Splits at the commas that are outside quotes and angle brackets.
+fn split_addresses(text: &str) -> Vec<String> {
+    let (mut items, mut current) = (Vec::new(), String::new());
+    let (mut quoted, mut angle) = (false, false);
+    for c in text.chars() {
+        match c {
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                items.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    items.push(current);
+    items
 }
 
 fn no_line_breaks(what: &str, text: &str) -> Result<(), JinjaError> {

@@ -314,7 +314,59 @@ async fn idle_accounts_are_refreshed_in_the_background(backend: Backend) {
     w.gw.stop().await;
 }
 
+async fn imported_tokens_are_used_and_refreshed_as_usual(backend: Backend) {
+    let w = world(&backend, &["at-1", "imported-at", "at-2"]).await;
+    let (_, first) =
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await;
+    let conn = first["connection_id"].as_str().unwrap();
+    let bob = w.gw.account(conn, "bob", None).await;
+    let path = format!("/v1/connected-accounts/{bob}/credentials");
+
+    let (status, body) =
+        w.gw.post(&path, json!({"access_token": "x", "refresh": "y"}))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `refresh`"),
+        "{body}"
+    );
+
+    // A live token from another system: used as it is, values discovered.
+    let (status, account) =
+        w.gw.post(
+            &path,
+            json!({"access_token": "imported-at", "refresh_token": "rt-1",
+                   "expires_at": "2999-01-01T00:00:00Z", "scopes": ["read"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["scopes"], json!(["read"]));
+    assert_eq!(account["config"]["site_id"], "s1");
+    assert_eq!(call(&w.gw, &bob).await.0, StatusCode::OK);
+    assert_eq!(w.tokens.refreshes.load(Ordering::SeqCst), 0);
+    let stored = w.gw.table_text("connected_accounts").await;
+    assert!(!stored.contains("imported-at"), "tokens are sealed at rest");
+
+    // An expired one is refreshed with its refresh token before the call.
+    let (status, _) =
+        w.gw.post(
+            &path,
+            json!({"access_token": "imported-at", "refresh_token": "rt-1", "expires_at": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(call(&w.gw, &bob).await.0, StatusCode::OK);
+    assert_eq!(w.tokens.refreshes.load(Ordering::SeqCst), 1);
+    w.gw.stop().await;
+}
+
 both_backends!(
+    imported_tokens_are_used_and_refreshed_as_usual,
     idle_accounts_are_refreshed_in_the_background,
     hundred_concurrent_calls_on_an_expired_account_refresh_once,
     a_401_refreshes_once_and_retries_once,

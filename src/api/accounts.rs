@@ -279,6 +279,20 @@ pub async fn set_credentials(
         .await?
         .ok_or_else(|| missing(&id))?;
     let auth = crate::auth::method(provider, &connection)?;
+    if auth.kind == AuthType::Oauth2 {
+        // Tokens brought from another system: the account is authorized as
+        // if by the flow, and refreshes as usual.
+        let tokens: crate::auth::flow::ImportedTokens =
+            serde_json::from_value(Value::Object(body)).map_err(|e| {
+                invalid(format!(
+                    "an OAuth 2.0 account takes imported tokens {{access_token, refresh_token?, expires_at?, scopes?}}: {e}"
+                ))
+            })?;
+        let env = super::oauth::env(&state, provider);
+        let account =
+            crate::auth::flow::import(&env, provider, &connection, &account, tokens).await?;
+        return Ok(axum::Json(to_json(&account)));
+    }
     check_credentials(provider, auth, &body)?;
     let sealed = state.vault.seal(Value::Object(body).to_string().as_bytes());
     let account = state
@@ -304,9 +318,16 @@ pub(super) fn check_credentials(
             provider.key
         )));
     }
-    if !matches!(kind, AuthType::ApiKey | AuthType::Bearer | AuthType::Basic) {
+    let refusal = match kind {
+        AuthType::Oauth2 => Some("its accounts are connected through authorization"),
+        AuthType::Oauth2ClientCredentials => {
+            Some("its accounts use the connection's client credentials and hold none of their own")
+        }
+        _ => None,
+    };
+    if let Some(why) = refusal {
         return Err(invalid(format!(
-            "provider `{}` uses `{}`; its accounts are connected through authorization, not by setting credentials",
+            "provider `{}` uses `{}`; {why}",
             provider.key,
             kind.as_str()
         )));

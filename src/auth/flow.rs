@@ -245,6 +245,7 @@ pub async fn complete(
         connection,
         response.raw(),
         &tokens.access_token,
+        Discovery::Required,
     )
     .await?;
     let granted: Vec<String> = match &tokens.scope {
@@ -360,6 +361,115 @@ pub async fn revoke(
     }
 }
 
+/// Whether a value that cannot be discovered fails the whole step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discovery {
+    /// After an authorization: the account needs every value.
+    Required,
+    /// For imported tokens: what can be found is kept; the app may set the
+    /// rest (`PATCH … {config}`).
+    BestEffort,
+}
+
+/// Tokens an app brings from another system (`POST …/credentials` on an
+/// OAuth 2.0 account).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedTokens {
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// When the access token expires: RFC 3339 text or Unix seconds.
+    #[serde(default)]
+    pub expires_at: Option<Value>,
+    /// The scopes the user granted; by default those the connection asks for.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+}
+
+/// Stores imported tokens as if the account had just been authorized:
+/// sealed, with their expiry and scopes, account values discovered where
+/// the spec can find them with the access token; the account becomes
+/// active and refreshes as usual.
+pub async fn import(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    account: &ConnectedAccount,
+    tokens: ImportedTokens,
+) -> Result<ConnectedAccount, Error> {
+    let invalid = |m: &str| Error::new(ErrorCode::InvalidRequest, m.to_owned());
+    let auth = super::method(provider, connection)?;
+    if tokens.access_token.trim().is_empty() {
+        return Err(invalid("access_token must be a non-empty string"));
+    }
+    if tokens
+        .refresh_token
+        .as_deref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
+        return Err(invalid(
+            "refresh_token must be a non-empty string when given",
+        ));
+    }
+    let expires_at = match &tokens.expires_at {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_i64()
+                .and_then(|s| s.checked_mul(1000))
+                .ok_or_else(|| invalid("expires_at must be Unix seconds or RFC 3339 text"))?,
+        ),
+        Some(Value::String(text)) => Some(
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|_| invalid("expires_at must be Unix seconds or RFC 3339 text"))?,
+        ),
+        Some(_) => return Err(invalid("expires_at must be Unix seconds or RFC 3339 text")),
+    };
+    let scopes = match tokens.scopes {
+        Some(s) => s,
+        None => super::scopes(provider, connection),
+    };
+    let mut found = discover(
+        env,
+        provider,
+        auth,
+        connection,
+        &Value::Null,
+        &tokens.access_token,
+        Discovery::BestEffort,
+    )
+    .await?;
+    // Values the app set before (a chosen site) are kept unless found again.
+    let mut config = account.config.clone();
+    config.append(&mut found);
+    let mut credentials = Map::new();
+    credentials.insert("access_token".into(), json!(tokens.access_token));
+    if let Some(r) = &tokens.refresh_token {
+        credentials.insert("refresh_token".into(), json!(r));
+    }
+    if let Some(t) = &tokens.token_type {
+        credentials.insert("token_type".into(), json!(t));
+    }
+    let sealed = env
+        .vault
+        .seal(Value::Object(credentials).to_string().as_bytes());
+    env.store
+        .authorize_account(
+            &account.id,
+            &sealed,
+            expires_at,
+            &scopes,
+            &config,
+            &clock::now(),
+        )
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
+}
+
 /// Finds the account's config values the spec declares with `discover`.
 async fn discover(
     env: &OAuthEnv<'_>,
@@ -368,6 +478,7 @@ async fn discover(
     connection: &Connection,
     token_response: &Value,
     access_token: &str,
+    mode: Discovery,
 ) -> Result<Map<String, Value>, Error> {
     let mut config = Map::new();
     // Several values often come from one answer (Jira's sites and cloud id):
@@ -390,21 +501,31 @@ async fn discover(
             Some(url) => {
                 let url = engine::render_auth_url(provider, url, &connection.config)?;
                 if !answers.contains_key(&url) {
-                    let body = fetch_json(env, provider, &url, access_token)
-                        .await
-                        .map_err(|why| failed(&why))?;
+                    let body = match fetch_json(env, provider, &url, access_token).await {
+                        Ok(body) => body,
+                        Err(why) if mode == Discovery::Required => return Err(failed(&why)),
+                        Err(why) => {
+                            tracing::info!(provider = %provider.key, value = %name, why, "an account value was not discovered");
+                            Value::Null
+                        }
+                    };
                     answers.insert(url.clone(), body);
                 }
                 &answers[&url]
             }
         };
-        let value = discover.value.first(body).cloned().ok_or_else(|| {
-            failed(match discover.url {
-                None => "not in the token response",
-                Some(_) => "not in the answer",
-            })
-        })?;
-        config.insert(name.clone(), value);
+        match discover.value.first(body) {
+            Some(value) => {
+                config.insert(name.clone(), value.clone());
+            }
+            None if mode == Discovery::BestEffort => {}
+            None => {
+                return Err(failed(match discover.url {
+                    None => "not in the token response",
+                    Some(_) => "not in the answer",
+                }));
+            }
+        }
     }
     Ok(config)
 }

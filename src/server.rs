@@ -119,9 +119,16 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = api::router(self.state.clone());
+        // Long-lived MCP streams end when shutdown begins, so the requests
+        // in flight can finish.
+        let streams = tokio_util::sync::CancellationToken::new();
+        let router = api::router(self.state.clone(), streams.clone());
+        let stop = async move {
+            shutdown.await;
+            streams.cancel();
+        };
         axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(stop)
             .await?;
         self.state.store.close().await;
         Ok(())

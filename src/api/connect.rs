@@ -80,26 +80,65 @@ pub async fn create(
             all.into_iter().map(|c| c.id).collect()
         }
     };
+    let (url, expires_at) = new_session(&state, body.identifier, ids, body.redirect_url).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"url": url, "expires_at": crate::clock::text_of_ms(expires_at)})),
+    ))
+}
+
+/// Stores a new connect session; its link and expiry (ms).
+async fn new_session(
+    state: &SharedState,
+    identifier: String,
+    connection_ids: Vec<String>,
+    redirect_url: Option<String>,
+) -> Result<(String, i64), crate::store::StoreError> {
     let token = crate::vault::random_token();
     let expires_at = crate::clock::now_ms() + SESSION_TTL_MS;
     state
         .store
         .insert_connect_session(&ConnectSession {
             token_hash: fingerprint(&token),
-            identifier: body.identifier,
-            connection_ids: ids,
-            redirect_url: body.redirect_url,
+            identifier,
+            connection_ids,
+            redirect_url,
             created_at: now(),
             expires_at,
             browser_hash: None,
         })
         .await?;
-    let url = format!("{}/connect/{token}", public_base(&state));
-    let expires = crate::clock::text_of_ms(expires_at);
     Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"url": url, "expires_at": expires})),
+        format!("{}/connect/{token}", public_base(state)),
+        expires_at,
     ))
+}
+
+/// A fresh connect link where `identifier` can connect a `provider` account
+/// (the app's connections of that provider), for a call that found none;
+/// `None` when the app has no such connection.
+pub async fn link_for_provider(
+    state: &SharedState,
+    identifier: &str,
+    provider: &str,
+) -> Option<String> {
+    let page = PageRequest {
+        limit: 20,
+        after: None,
+    };
+    let connections = state
+        .store
+        .list_connections(Some(provider), page)
+        .await
+        .ok()?;
+    if connections.is_empty() {
+        return None;
+    }
+    let ids = connections.into_iter().map(|c| c.id).collect();
+    new_session(state, identifier.to_owned(), ids, None)
+        .await
+        .ok()
+        .map(|(url, _)| url)
 }
 
 /// `GET /connect/{token}`: the page.
@@ -483,7 +522,8 @@ fn csrf(sid: &str) -> String {
     fingerprint(&format!("csrf:{sid}"))
 }
 
-fn public_base(state: &SharedState) -> String {
+/// The gateway's public origin (from `public_url`, or the listen address).
+pub(super) fn public_base(state: &SharedState) -> String {
     let uri = super::oauth::redirect_uri(state);
     uri.trim_end_matches("/v1/oauth/callback").to_owned()
 }

@@ -27,26 +27,41 @@ use crate::upstream::CallPlan;
 /// Most candidates listed in an ambiguity `conflict`.
 const MAX_CANDIDATES: u32 = 20;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteRequest {
     #[serde(default)]
-    connected_account_id: Option<String>,
+    pub connected_account_id: Option<String>,
     #[serde(default)]
-    identifier: Option<String>,
+    pub identifier: Option<String>,
     #[serde(default)]
-    provider: Option<String>,
+    pub provider: Option<String>,
     #[serde(default)]
-    label: Option<String>,
-    tool: String,
+    pub label: Option<String>,
+    pub tool: String,
     #[serde(default)]
-    parameters: Option<Value>,
+    pub parameters: Option<Value>,
+}
+
+/// A call's output and the `meta` of its success envelope.
+pub struct Called {
+    pub output: Value,
+    pub meta: Value,
 }
 
 pub async fn execute(
     State(state): State<SharedState>,
     Json(body): Json<ExecuteRequest>,
 ) -> ApiResult<axum::Json<Value>> {
+    let called = call(&state, body).await?;
+    Ok(axum::Json(
+        json!({"data": called.output, "meta": called.meta}),
+    ))
+}
+
+/// One tool call, as the HTTP API and the MCP server both make it.
+pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called> {
+    let state = state.clone();
     let started = Instant::now();
     let registry = state.specs.current();
     let (account, connection) = resolve_account(&state, &body).await?;
@@ -94,7 +109,10 @@ pub async fn execute(
     if execution.pages > 1 {
         meta["pages"] = json!(execution.pages);
     }
-    Ok(axum::Json(json!({"data": execution.output, "meta": meta})))
+    Ok(Called {
+        output: execution.output,
+        meta,
+    })
 }
 
 /// How stale an account's last-use time may get before a call writes it
@@ -135,8 +153,9 @@ struct Target<'a> {
     connection: &'a Connection,
 }
 
-/// Runs the call once the account and tool are known. An OAuth account
-/// that needs its user again gets a fresh authorization link in the error.
+/// Runs the call once the account and tool are known. An account that needs
+/// its user again gets a link to hand them in the error: a fresh
+/// authorization link for OAuth, a connect page for credentials.
 async fn run(
     state: &SharedState,
     target: Target<'_>,
@@ -144,22 +163,33 @@ async fn run(
 ) -> Result<(engine::Execution, u32), Error> {
     let result = run_active(state, target, params).await;
     match result {
-        Err(mut e)
-            if e.code == ErrorCode::ReauthorizationRequired
-                && target.auth.kind == AuthType::Oauth2 =>
-        {
+        Err(mut e) if e.code == ErrorCode::ReauthorizationRequired => {
             e = e.with_detail("connected_account_id", target.account.id.as_str());
-            // A tool needing more scopes than were granted asks for them too.
-            let scopes = target.tool.scopes.clone();
-            if let Some(url) = super::oauth::link_for(
-                state,
-                target.provider,
-                target.connection,
-                target.account,
-                &scopes,
-            )
-            .await
-            {
+            let link = if target.auth.kind == AuthType::Oauth2 {
+                // A tool needing more scopes than were granted asks for them too.
+                let scopes = target.tool.scopes.clone();
+                super::oauth::link_for(
+                    state,
+                    target.provider,
+                    target.connection,
+                    target.account,
+                    &scopes,
+                )
+                .await
+            } else if matches!(
+                target.auth.kind,
+                AuthType::ApiKey | AuthType::Bearer | AuthType::Basic
+            ) {
+                super::connect::link_for_provider(
+                    state,
+                    &target.account.identifier,
+                    &target.provider.key,
+                )
+                .await
+            } else {
+                None
+            };
+            if let Some(url) = link {
                 e = e.with_detail("auth_url", url);
             }
             Err(e)
@@ -406,13 +436,25 @@ async fn find_account(state: &SharedState, body: &ExecuteRequest) -> ApiResult<C
                 return Ok(found.swap_remove(*only));
             }
             match found.len() {
-                0 => Err(not_found(format!(
-                    "`{identifier}` has no `{provider}` account{}",
-                    body.label
-                        .as_ref()
-                        .map(|l| format!(" labelled `{l}`"))
-                        .unwrap_or_default()
-                ))),
+                0 => {
+                    let mut e = Error::new(
+                        ErrorCode::NotFound,
+                        format!(
+                            "`{identifier}` has no `{provider}` account{}",
+                            body.label
+                                .as_ref()
+                                .map(|l| format!(" labelled `{l}`"))
+                                .unwrap_or_default()
+                        ),
+                    );
+                    // Authorization on demand: a link the app can hand its user.
+                    if let Some(link) =
+                        super::connect::link_for_provider(state, identifier, provider).await
+                    {
+                        e = e.with_detail("connect_url", link);
+                    }
+                    Err(ApiError(e))
+                }
                 1 => Ok(found.remove(0)),
                 n => {
                     let candidates: Vec<Value> = found

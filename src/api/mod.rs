@@ -16,6 +16,7 @@ pub mod envelope;
 mod execute;
 mod health;
 mod lists;
+mod mcp;
 mod oauth;
 
 pub use oauth::env as oauth_env;
@@ -105,8 +106,9 @@ impl ApiKeys {
     }
 }
 
-/// The whole API.
-pub fn router(state: SharedState) -> Router {
+/// The whole API. `streams` ends the MCP server's long-lived streams (at
+/// shutdown).
+pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) -> Router {
     let v1 = Router::new()
         .route(
             "/connections",
@@ -138,12 +140,34 @@ pub fn router(state: SharedState) -> Router {
         .route("/providers/{provider}", get(catalog::provider))
         .route("/tools", get(catalog::tools))
         .route("/tools/execute", post(execute::execute))
+        .route("/mcp-links", post(mcp::create_link))
+        .route(
+            "/mcp-links/{id}",
+            get(mcp::get_link).delete(mcp::delete_link),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
         ));
+    // The MCP server: one service behind two ways of saying who the user is.
+    let mcp_service = mcp::service(state.clone(), streams);
+    let mcp_by_key = Router::new()
+        .route_service("/mcp", mcp_service.clone())
+        .route_layer(middleware::from_fn(mcp::scope_from_header))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    let mcp_by_link = Router::new()
+        .route_service("/mcp/{token}", mcp_service)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            mcp::scope_from_link,
+        ));
     Router::new()
         .nest("/v1", v1)
+        .merge(mcp_by_key)
+        .merge(mcp_by_link)
         // The provider's redirect: its `state` authenticates it, not a key.
         .route("/v1/oauth/callback", get(oauth::callback))
         // The hosted connect page: its link and session cookie authenticate it.

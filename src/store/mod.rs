@@ -649,6 +649,62 @@ impl Store {
         Ok(n == 1)
     }
 
+    // === MCP links ===
+
+    pub async fn insert_mcp_link(&self, l: &McpLink) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mcp_links (id, token_hash, identifier, providers, tools, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&l.id)
+        .bind(&l.token_hash)
+        .bind(&l.identifier)
+        .bind(json_text(&l.providers))
+        .bind(json_text(&l.tools))
+        .bind(&l.created_at)
+        .bind(l.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The link with this id, or with this token fingerprint.
+    pub async fn get_mcp_link(&self, by: McpLinkKey<'_>) -> Result<Option<McpLink>, StoreError> {
+        let (column, value) = match by {
+            McpLinkKey::Id(id) => ("id", id),
+            McpLinkKey::TokenHash(hash) => ("token_hash", hash),
+        };
+        let row = sqlx::query(&format!(
+            "SELECT id, token_hash, identifier, providers, tools, created_at, expires_at \
+             FROM mcp_links WHERE {column} = $1"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(McpLink {
+                id: r.try_get("id")?,
+                token_hash: r.try_get("token_hash")?,
+                identifier: r.try_get("identifier")?,
+                providers: json_column(&r, "providers")?,
+                tools: json_column(&r, "tools")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes a link; false when there was none.
+    pub async fn delete_mcp_link(&self, id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM mcp_links WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Records why an authorization did not complete, leaving the status.
     pub async fn set_status_reason(
         &self,
@@ -725,6 +781,28 @@ pub struct ConnectSession {
     pub expires_at: i64,
     /// SHA-256 of the browser session that opened it, once opened.
     pub browser_hash: Option<String>,
+}
+
+/// A per-user MCP server link (see migration 0005).
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpLink {
+    pub id: String,
+    pub token_hash: String,
+    pub identifier: String,
+    /// The providers it may use; `None`: every connected one.
+    pub providers: Option<Vec<String>>,
+    /// The tools it may use (`provider.tool`); `None`: every one.
+    pub tools: Option<Vec<String>>,
+    pub created_at: String,
+    /// Unix milliseconds; `None`: never.
+    pub expires_at: Option<i64>,
+}
+
+/// How a link is looked up.
+#[derive(Debug, Clone, Copy)]
+pub enum McpLinkKey<'a> {
+    Id(&'a str),
+    TokenHash(&'a str),
 }
 
 const CONNECTION_COLUMNS: &str =

@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 API_KEY = "demo-key"
 
@@ -34,8 +34,8 @@ class NotesServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def close(self) -> None:
         self.shutdown()
@@ -82,18 +82,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, _error("not_found", "no such route"))
 
     def _create(self, raw: bytes) -> None:
-        body: Optional[Any]
         try:
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
-        title = body.get("title") if isinstance(body, dict) else None
-        if not isinstance(title, str):
+        if not isinstance(body, dict) or not isinstance(body.get("title"), str):
             self._reply(400, _error("invalid", "title is required"))
             return
         with self.server.lock:
             note_id = len(self.server.notes) + 1
-            note = {"id": note_id, "title": title, "body": body.get("body")}
+            note = {"id": note_id, "title": body["title"], "body": body.get("body")}
             self.server.notes[note_id] = note
         self._reply(201, note)
 

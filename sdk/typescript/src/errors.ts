@@ -88,7 +88,7 @@ export class SwitchboardError extends Error {
   /** The provider's HTTP status, for errors caused by the provider's answer. */
   readonly upstreamStatus: number | undefined;
 
-  /** @internal Use {@link errorFromResponse}; the constructor's shape may change. */
+  /** The client builds these from the gateway's answers; the constructor's shape may change. */
   constructor(init: ErrorInit) {
     super(init.message);
     this.name = new.target.name;

@@ -180,10 +180,12 @@ export type AccountCredentials = Record<string, string>;
 export interface ImportedOAuthTokens {
   access_token: string;
   refresh_token?: string;
-  /** When the access token expires (RFC 3339). */
-  expires_at?: Timestamp;
-  /** The scopes the tokens were granted. */
+  /** When the access token expires: RFC 3339 text or Unix seconds. */
+  expires_at?: Timestamp | number;
+  /** The scopes the user granted; default: those the connection asks for. */
   scopes?: string[];
+  /** The token type the provider gave, such as `Bearer`. */
+  token_type?: string;
 }
 
 // === Connect sessions ===

@@ -285,7 +285,7 @@ class InternalError(SwitchboardError):
 
 
 _BY_CODE: Dict[str, Type[SwitchboardError]] = {
-    cls.default_code: cls  # type: ignore[misc]
+    str(cls.default_code): cls
     for cls in (
         InvalidRequestError,
         UnauthenticatedError,

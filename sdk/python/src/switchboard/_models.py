@@ -1,0 +1,474 @@
+"""The gateway's objects, as typed dataclasses.
+
+Each is built from the JSON the gateway answers with ``from_dict``. Fields the
+SDK does not know yet are not lost: ``raw`` keeps the whole object as it came,
+so a newer gateway's additions are readable before the SDK names them.
+Timestamps are timezone-aware :class:`datetime.datetime` values in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, Generic, Iterator, List, Mapping, Optional, TypeVar
+
+__all__ = [
+    "Connection",
+    "DeletedConnection",
+    "ConnectedAccount",
+    "DeletedAccount",
+    "AuthUrl",
+    "ConnectSession",
+    "Provider",
+    "ConfigSetting",
+    "CredentialField",
+    "AuthMethod",
+    "Tool",
+    "ExecutionMeta",
+    "ExecuteResult",
+    "McpLink",
+    "DeletedMcpLink",
+    "Page",
+]
+
+T = TypeVar("T")
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_timestamp(value: Any) -> Optional[datetime]:
+    """An RFC 3339 timestamp as an aware datetime; ``None`` for null or text that is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    # Python before 3.11 reads only 3 or 6 fractional digits.
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _str_list(value: Any) -> List[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _raw() -> Any:
+    return field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An application's registration with one provider. Its credentials are never returned."""
+
+    id: str
+    provider: str
+    auth_type: str
+    scopes: List[str]
+    config: Dict[str, str]
+    managed: bool
+    has_credentials: bool
+    created_at: Optional[datetime]
+    updated_at: Optional[datetime]
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Connection":
+        return cls(
+            id=data["id"],
+            provider=data.get("provider", ""),
+            auth_type=data.get("auth_type", ""),
+            scopes=_str_list(data.get("scopes")),
+            config=_dict(data.get("config")),
+            managed=bool(data.get("managed", False)),
+            has_credentials=bool(data.get("has_credentials", False)),
+            created_at=parse_timestamp(data.get("created_at")),
+            updated_at=parse_timestamp(data.get("updated_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class DeletedConnection:
+    """The answer to deleting a connection, which deletes its accounts too."""
+
+    id: str
+    deleted: bool
+    connected_accounts_deleted: int
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DeletedConnection":
+        return cls(
+            id=data["id"],
+            deleted=bool(data.get("deleted", True)),
+            connected_accounts_deleted=int(data.get("connected_accounts_deleted") or 0),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    """One end user's link to one provider through a connection.
+
+    ``status`` is ``pending``, ``active``, ``expired`` or ``revoked``.
+    """
+
+    id: str
+    connection_id: str
+    provider: str
+    identifier: str
+    identifier_type: str
+    label: str
+    status: str
+    status_reason: Optional[str]
+    status_changed_at: Optional[datetime]
+    scopes: List[str]
+    metadata: Dict[str, Any]
+    config: Dict[str, Any]
+    has_credentials: bool
+    last_used_at: Optional[datetime]
+    created_at: Optional[datetime]
+    updated_at: Optional[datetime]
+    raw: Dict[str, Any] = _raw()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ConnectedAccount":
+        return cls(
+            id=data["id"],
+            connection_id=data.get("connection_id", ""),
+            provider=data.get("provider", ""),
+            identifier=data.get("identifier", ""),
+            identifier_type=data.get("identifier_type", "user_id"),
+            label=data.get("label", "default"),
+            status=data.get("status", ""),
+            status_reason=data.get("status_reason"),
+            status_changed_at=parse_timestamp(data.get("status_changed_at")),
+            scopes=_str_list(data.get("scopes")),
+            metadata=_dict(data.get("metadata")),
+            config=_dict(data.get("config")),
+            has_credentials=bool(data.get("has_credentials", False)),
+            last_used_at=parse_timestamp(data.get("last_used_at")),
+            created_at=parse_timestamp(data.get("created_at")),
+            updated_at=parse_timestamp(data.get("updated_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class DeletedAccount:
+    """The answer to deleting an account; ``revoked_at_provider`` says whether its grant was revoked."""
+
+    id: str
+    deleted: bool
+    revoked_at_provider: bool
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DeletedAccount":
+        return cls(
+            id=data["id"],
+            deleted=bool(data.get("deleted", True)),
+            revoked_at_provider=bool(data.get("revoked_at_provider", False)),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class AuthUrl:
+    """An authorization link to send an OAuth 2.0 account's user to; single-use, short-lived."""
+
+    url: str
+    state_expires_at: Optional[datetime]
+    raw: Dict[str, Any] = _raw()
+
+    def __str__(self) -> str:
+        return self.url
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AuthUrl":
+        return cls(
+            url=data["url"],
+            state_expires_at=parse_timestamp(data.get("state_expires_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ConnectSession:
+    """A link to the gateway's hosted page where a user connects accounts."""
+
+    url: str
+    expires_at: Optional[datetime]
+    raw: Dict[str, Any] = _raw()
+
+    def __str__(self) -> str:
+        return self.url
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ConnectSession":
+        return cls(url=data["url"], expires_at=parse_timestamp(data.get("expires_at")), raw=dict(data))
+
+
+@dataclass(frozen=True)
+class ConfigSetting:
+    """A ``connection_config`` setting a provider declares."""
+
+    description: Optional[str]
+    required: bool
+    default: Optional[str]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ConfigSetting":
+        return cls(
+            description=data.get("description"),
+            required=bool(data.get("required", False)),
+            default=data.get("default"),
+        )
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    """A credential an account of the provider is given (``api_key``, ``token``, ...)."""
+
+    label: Optional[str]
+    description: Optional[str]
+    secret: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CredentialField":
+        return cls(
+            label=data.get("label"),
+            description=data.get("description"),
+            secret=bool(data.get("secret", False)),
+        )
+
+
+def _credential_fields(value: Any) -> Dict[str, CredentialField]:
+    return {k: CredentialField.from_dict(v) for k, v in _dict(value).items() if isinstance(v, dict)}
+
+
+@dataclass(frozen=True)
+class AuthMethod:
+    """One of the ways a connection may authenticate with the provider."""
+
+    auth_type: str
+    label: Optional[str]
+    default_scopes: List[str]
+    credential_fields: Dict[str, CredentialField]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AuthMethod":
+        return cls(
+            auth_type=data.get("auth_type", ""),
+            label=data.get("label"),
+            default_scopes=_str_list(data.get("default_scopes")),
+            credential_fields=_credential_fields(data.get("credential_fields")),
+        )
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A loaded provider.
+
+    ``providers.list()`` fills the summary fields only; ``providers.get()``
+    also fills the details (``description`` through ``setup``), which are
+    ``None`` otherwise.
+    """
+
+    provider: str
+    display_name: str
+    categories: List[str]
+    auth_type: str
+    auth_types: List[str]
+    tools: List[str]
+    description: Optional[str] = None
+    docs_url: Optional[str] = None
+    connection_config: Optional[Dict[str, ConfigSetting]] = None
+    credential_fields: Optional[Dict[str, CredentialField]] = None
+    default_scopes: Optional[List[str]] = None
+    auth_methods: Optional[List[AuthMethod]] = None
+    setup: Optional[str] = None
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Provider":
+        auth_type = data.get("auth_type", "")
+        return cls(
+            provider=data["provider"],
+            display_name=data.get("display_name", data["provider"]),
+            categories=_str_list(data.get("categories")),
+            auth_type=auth_type,
+            auth_types=_str_list(data.get("auth_types")) or ([auth_type] if auth_type else []),
+            tools=_str_list(data.get("tools")),
+            description=data.get("description"),
+            docs_url=data.get("docs_url"),
+            connection_config=(
+                {k: ConfigSetting.from_dict(v) for k, v in data["connection_config"].items()}
+                if isinstance(data.get("connection_config"), dict)
+                else None
+            ),
+            credential_fields=(
+                _credential_fields(data["credential_fields"])
+                if isinstance(data.get("credential_fields"), dict)
+                else None
+            ),
+            default_scopes=(
+                _str_list(data["default_scopes"]) if isinstance(data.get("default_scopes"), list) else None
+            ),
+            auth_methods=(
+                [AuthMethod.from_dict(m) for m in data["auth_methods"] if isinstance(m, dict)]
+                if isinstance(data.get("auth_methods"), list)
+                else None
+            ),
+            setup=data.get("setup"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool in the catalog's default (``jsonschema``) format. ``id`` is ``provider.name``."""
+
+    id: str
+    provider: str
+    name: str
+    description: str
+    input_schema: Dict[str, Any]
+    output_schema: Dict[str, Any]
+    raw: Dict[str, Any] = _raw()
+
+    @property
+    def llm_name(self) -> str:
+        """The name the LLM formats use: ``provider__name``."""
+        return f"{self.provider}__{self.name}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Tool":
+        return cls(
+            id=data.get("id") or f"{data.get('provider')}.{data.get('name')}",
+            provider=data.get("provider", ""),
+            name=data.get("name", ""),
+            description=data.get("description") or "",
+            input_schema=_dict(data.get("input_schema")),
+            output_schema=_dict(data.get("output_schema")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionMeta:
+    """The facts of one tool execution."""
+
+    request_id: str
+    provider: str
+    tool: str
+    connected_account_id: str
+    upstream_status: Optional[int]
+    attempts: int
+    duration_ms: int
+    #: Present only when the tool paginated over more than one page.
+    pages: Optional[int] = None
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ExecutionMeta":
+        return cls(
+            request_id=data.get("request_id", ""),
+            provider=data.get("provider", ""),
+            tool=data.get("tool", ""),
+            connected_account_id=data.get("connected_account_id", ""),
+            upstream_status=data.get("upstream_status"),
+            attempts=int(data.get("attempts") or 0),
+            duration_ms=int(data.get("duration_ms") or 0),
+            pages=data.get("pages"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ExecuteResult:
+    """A successful tool execution: the tool's output in ``data``, the call's facts in ``meta``."""
+
+    data: Any
+    meta: ExecutionMeta
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ExecuteResult":
+        return cls(data=data.get("data"), meta=ExecutionMeta.from_dict(_dict(data.get("meta"))), raw=dict(data))
+
+
+@dataclass(frozen=True)
+class McpLink:
+    """An MCP server URL for one end user; its token authenticates, so treat ``url`` as a secret."""
+
+    id: str
+    url: str
+    identifier: Optional[str] = None
+    providers: Optional[List[str]] = None
+    tools: Optional[List[str]] = None
+    expires_at: Optional[datetime] = None
+    created_at: Optional[datetime] = None
+    raw: Dict[str, Any] = _raw()
+
+    def __str__(self) -> str:
+        return self.url
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "McpLink":
+        return cls(
+            id=data.get("id", ""),
+            url=data["url"],
+            identifier=data.get("identifier"),
+            providers=_str_list(data["providers"]) if isinstance(data.get("providers"), list) else None,
+            tools=_str_list(data["tools"]) if isinstance(data.get("tools"), list) else None,
+            expires_at=parse_timestamp(data.get("expires_at")),
+            created_at=parse_timestamp(data.get("created_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class DeletedMcpLink:
+    """The answer to revoking an MCP link."""
+
+    id: str
+    deleted: bool
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DeletedMcpLink":
+        return cls(id=data.get("id", ""), deleted=bool(data.get("deleted", True)), raw=dict(data))
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: its items and the cursor of the next page (``None`` on the last)."""
+
+    data: List[T]
+    next_cursor: Optional[str]
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)

@@ -1,0 +1,28 @@
+"""The API's resources, each as a synchronous and an asynchronous class.
+
+Each module builds its calls once (``_calls`` functions returning
+:class:`~switchboard._http.Call`), and its two classes only send them, so the
+clients cannot drift apart.
+"""
+
+from .accounts import Accounts, AsyncAccounts
+from .connect_sessions import AsyncConnectSessions, ConnectSessions
+from .connections import AsyncConnections, Connections
+from .mcp_links import AsyncMcpLinks, McpLinks
+from .providers import AsyncProviders, Providers
+from .tools import AsyncTools, Tools
+
+__all__ = [
+    "Accounts",
+    "AsyncAccounts",
+    "AsyncConnectSessions",
+    "AsyncConnections",
+    "AsyncMcpLinks",
+    "AsyncProviders",
+    "AsyncTools",
+    "ConnectSessions",
+    "Connections",
+    "McpLinks",
+    "Providers",
+    "Tools",
+]

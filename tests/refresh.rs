@@ -365,7 +365,27 @@ async fn imported_tokens_are_used_and_refreshed_as_usual(backend: Backend) {
     w.gw.stop().await;
 }
 
+async fn the_proxy_refreshes_on_a_401_and_sends_again(backend: Backend) {
+    // at-1 (from the authorization) is refused; the refreshed at-2 works.
+    let w = world(&backend, &["at-2"]).await;
+    let response =
+        w.gw.client
+            .get(w.gw.url(&format!("/v1/proxy/{}/", w.account)))
+            .bearer_auth(common::API_KEY)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"name": "site"})
+    );
+    assert_eq!(w.tokens.refreshes.load(Ordering::SeqCst), 1);
+    w.gw.stop().await;
+}
+
 both_backends!(
+    the_proxy_refreshes_on_a_401_and_sends_again,
     imported_tokens_are_used_and_refreshed_as_usual,
     idle_accounts_are_refreshed_in_the_background,
     hundred_concurrent_calls_on_an_expired_account_refresh_once,

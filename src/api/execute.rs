@@ -72,11 +72,13 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
     let params = body.parameters.unwrap_or_else(|| Value::Object(Map::new()));
 
     let target = Target {
-        provider,
-        auth: crate::auth::method(provider, &connection)?,
+        subject: Subject {
+            provider,
+            auth: crate::auth::method(provider, &connection)?,
+            account: &account,
+            connection: &connection,
+        },
         tool,
-        account: &account,
-        connection: &connection,
     };
     let result = run(&state, target, &params).await;
     let outcome = match &result {
@@ -121,7 +123,7 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
 const LAST_USE_RESOLUTION: Duration = Duration::from_secs(60);
 
 /// Records that the account was used, at most once per [`LAST_USE_RESOLUTION`].
-fn record_use(state: &SharedState, account: &ConnectedAccount) {
+pub(super) fn record_use(state: &SharedState, account: &ConnectedAccount) {
     let now = time::OffsetDateTime::now_utc();
     let recent = account
         .last_used_at
@@ -142,60 +144,103 @@ fn record_use(state: &SharedState, account: &ConnectedAccount) {
     });
 }
 
-/// What a call acts on, once resolved.
+/// The account a call acts for, once resolved (tool calls and the proxy).
+#[derive(Clone, Copy)]
+pub(super) struct Subject<'a> {
+    pub provider: &'a Provider,
+    /// The auth method the account's connection uses.
+    pub auth: &'a Auth,
+    pub account: &'a ConnectedAccount,
+    pub connection: &'a Connection,
+}
+
+/// What a tool call acts on, once resolved.
 #[derive(Clone, Copy)]
 struct Target<'a> {
-    provider: &'a Provider,
-    /// The auth method the account's connection uses.
-    auth: &'a Auth,
+    subject: Subject<'a>,
     tool: &'a Tool,
-    account: &'a ConnectedAccount,
-    connection: &'a Connection,
+}
+
+impl<'a> std::ops::Deref for Target<'a> {
+    type Target = Subject<'a>;
+
+    fn deref(&self) -> &Subject<'a> {
+        &self.subject
+    }
 }
 
 /// Runs the call once the account and tool are known. An account that needs
-/// its user again gets a link to hand them in the error: a fresh
-/// authorization link for OAuth, a connect page for credentials.
+/// its user again gets a link to hand them in the error.
 async fn run(
     state: &SharedState,
     target: Target<'_>,
     params: &Value,
 ) -> Result<(engine::Execution, u32), Error> {
-    let result = run_active(state, target, params).await;
-    match result {
-        Err(mut e) if e.code == ErrorCode::ReauthorizationRequired => {
-            e = e.with_detail("connected_account_id", target.account.id.as_str());
-            let link = if target.auth.kind == AuthType::Oauth2 {
-                // A tool needing more scopes than were granted asks for them too.
-                let scopes = target.tool.scopes.clone();
-                super::oauth::link_for(
-                    state,
-                    target.provider,
-                    target.connection,
-                    target.account,
-                    &scopes,
-                )
-                .await
-            } else if matches!(
-                target.auth.kind,
-                AuthType::ApiKey | AuthType::Bearer | AuthType::Basic
-            ) {
-                super::connect::link_for_provider(
-                    state,
-                    &target.account.identifier,
-                    &target.provider.key,
-                )
-                .await
-            } else {
-                None
-            };
-            if let Some(url) = link {
-                e = e.with_detail("auth_url", url);
-            }
-            Err(e)
-        }
-        other => other,
+    match run_active(state, target, params).await {
+        Err(e) => Err(with_user_link(state, target.subject, e, &target.tool.scopes).await),
+        ok => ok,
     }
+}
+
+/// A `reauthorization_required` error with a link to hand the user: a fresh
+/// authorization URL for OAuth accounts (asking for `scopes` too), a connect
+/// page for credential accounts. Other errors are returned as they are.
+pub(super) async fn with_user_link(
+    state: &SharedState,
+    subject: Subject<'_>,
+    e: Error,
+    scopes: &[String],
+) -> Error {
+    if e.code != ErrorCode::ReauthorizationRequired {
+        return e;
+    }
+    let e = e.with_detail("connected_account_id", subject.account.id.as_str());
+    let link = match subject.auth.kind {
+        AuthType::Oauth2 => {
+            super::oauth::link_for(
+                state,
+                subject.provider,
+                subject.connection,
+                subject.account,
+                scopes,
+            )
+            .await
+        }
+        AuthType::ApiKey | AuthType::Bearer | AuthType::Basic => {
+            super::connect::link_for_provider(
+                state,
+                &subject.account.identifier,
+                &subject.provider.key,
+            )
+            .await
+        }
+        AuthType::Oauth2ClientCredentials | AuthType::None => None,
+    };
+    match link {
+        Some(url) => e.with_detail("auth_url", url),
+        None => e,
+    }
+}
+
+/// Refuses an account that is not active, saying why.
+pub(super) fn ensure_active(account: &ConnectedAccount) -> Result<(), Error> {
+    if account.status == AccountStatus::Active {
+        return Ok(());
+    }
+    let reason = account
+        .status_reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    Err(Error::new(
+        ErrorCode::ReauthorizationRequired,
+        format!(
+            "the account is {}{reason}; the user must connect it again",
+            account.status.as_str()
+        ),
+    )
+    .with_detail("status", account.status.as_str())
+    .with_detail("connected_account_id", account.id.as_str()))
 }
 
 async fn run_active(
@@ -203,28 +248,11 @@ async fn run_active(
     target: Target<'_>,
     params: &Value,
 ) -> Result<(engine::Execution, u32), Error> {
-    let Target {
-        provider,
-        tool,
-        account,
-        ..
-    } = target;
-    if account.status != AccountStatus::Active {
-        let reason = account
-            .status_reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        return Err(Error::new(
-            ErrorCode::ReauthorizationRequired,
-            format!(
-                "the account is {}{reason}; the user must connect it again",
-                account.status.as_str()
-            ),
-        )
-        .with_detail("status", account.status.as_str())
-        .with_detail("connected_account_id", account.id.as_str()));
-    }
+    let Target { subject, tool } = target;
+    let Subject {
+        provider, account, ..
+    } = subject;
+    ensure_active(account)?;
 
     let missing: Vec<&str> = tool
         .scopes
@@ -261,7 +289,7 @@ async fn run_active(
             .rate_limit(&provider.key, provider.rate_limit.as_ref()),
     };
     let attempts = AtomicU32::new(0);
-    let credentials = credentials(state, target, None).await?;
+    let credentials = credentials(state, subject, None).await?;
     let mut result = call_once(state, target, params, &credentials, &plan, &attempts).await;
     // A token the provider refuses (expired early, revoked) is replaced once
     // (refreshed, or fetched again), and the call made once more.
@@ -274,7 +302,7 @@ async fn run_active(
             .as_ref()
             .is_err_and(|e| e.upstream_status == Some(401))
     {
-        let fresh = self::credentials(state, target, Some(&credentials)).await?;
+        let fresh = self::credentials(state, subject, Some(&credentials)).await?;
         result = call_once(state, target, params, &fresh, &plan, &attempts).await;
     }
     result.map(|e| (e, attempts.load(Ordering::Relaxed)))
@@ -319,19 +347,19 @@ async fn call_once(
 /// its OAuth token expires), or for client credentials providers a token
 /// fetched for the connection. `refused` are credentials the provider just
 /// refused: they are renewed whatever their expiry says.
-async fn credentials(
+pub(super) async fn credentials(
     state: &SharedState,
-    target: Target<'_>,
+    subject: Subject<'_>,
     refused: Option<&Map<String, Value>>,
 ) -> Result<Map<String, Value>, Error> {
-    let Target {
+    let Subject {
         provider,
         account,
         connection,
         ..
-    } = target;
+    } = subject;
     let skew = Duration::from_secs(state.config.token_refresh_skew_s);
-    match target.auth.kind {
+    match subject.auth.kind {
         // The common case costs nothing more than opening the credentials.
         AuthType::Oauth2 if refused.is_none() && !crate::auth::refresh::expiring(account, skew) => {
             crate::auth::open_account_credentials(&state.vault, account)

@@ -18,6 +18,7 @@ mod health;
 mod lists;
 mod mcp;
 mod oauth;
+mod proxy;
 
 pub use oauth::env as oauth_env;
 
@@ -29,7 +30,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
@@ -140,6 +141,9 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         .route("/providers/{provider}", get(catalog::provider))
         .route("/tools", get(catalog::tools))
         .route("/tools/execute", post(execute::execute))
+        .route("/proxy/{id}", any(proxy::proxy))
+        .route("/proxy/{id}/", any(proxy::proxy))
+        .route("/proxy/{id}/{*path}", any(proxy::proxy))
         .route("/mcp-links", post(mcp::create_link))
         .route(
             "/mcp-links/{id}",
@@ -224,7 +228,9 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let too_large = declared.is_some_and(|n| n > state.config.max_body_bytes);
+    // The raw proxy streams bodies of any size to the provider.
+    let streamed = req.uri().path().starts_with("/v1/proxy/");
+    let too_large = !streamed && declared.is_some_and(|n| n > state.config.max_body_bytes);
     let run = async move {
         if too_large {
             return envelope::invalid("the body is too large").into_response();

@@ -228,6 +228,86 @@ pub fn render_step(
     Ok(request)
 }
 
+/// The request the raw proxy sends for `method` on `path_and_query` (raw,
+/// as the caller wrote it after the proxy prefix): the path joined under
+/// the base URL by the same rules as tools (host from `base_url` only, no
+/// dot segments), the caller's query kept, the provider's headers where the
+/// caller gave none, and the credentials of `auth.inject` last. The body is
+/// the caller's, streamed by the proxy.
+pub fn render_proxy(
+    provider: &Provider,
+    method: Method,
+    path_and_query: &str,
+    mut headers: HeaderMap,
+    ctx: &CallContext<'_>,
+) -> Result<RenderedRequest, Error> {
+    let templates = &provider.templates;
+    let empty = Value::Object(Map::new());
+    let jinja = context(&empty, ctx, None, &Map::new());
+    let unusable = |f: RenderFailure| {
+        let message = match f {
+            RenderFailure::Undefined(_) => {
+                "the account or connection lacks a value this provider's base URL needs"
+            }
+            RenderFailure::Invalid(_) => "the provider's base URL cannot be built",
+        };
+        Error::new(ErrorCode::ReauthorizationRequired, message).with_provider(&provider.key)
+    };
+    let auth = ctx.auth(provider);
+    let base_template = auth.base_url.as_ref().unwrap_or(&provider.base_url);
+    let base = render_text(templates, base_template, &jinja).map_err(unusable)?;
+    let base = url_policy::check_base(&base).map_err(|m| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("{}: base_url {m}", provider.key),
+        )
+    })?;
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    // Each segment, decoded, is a plain name: no dot segments and no encoded
+    // separators, so the path stays under the base path at the provider too.
+    let escapes = path.contains("//")
+        || path.split('/').any(|segment| {
+            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+            decoded.contains(['/', '\\'])
+                || (!decoded.is_empty() && decoded.chars().all(|c| c == '.'))
+        });
+    if escapes {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            "the proxied path must stay under the provider's base path: no `.` or `..` segments, `//`, or encoded `/` and `\\`",
+        ));
+    }
+    let mut url = join(&base, path).map_err(|m| Error::new(ErrorCode::InvalidRequest, m))?;
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        let joined = match url.query() {
+            Some(b) => format!("{b}&{q}"),
+            None => q.to_owned(),
+        };
+        url.set_query(Some(&joined));
+    }
+    for (name, text) in &provider.headers {
+        if headers.contains_key(name) {
+            continue;
+        }
+        let text = render_text(templates, text, &jinja).map_err(unusable)?;
+        headers.insert(name.clone(), header_value(name, &text)?);
+    }
+    let mut request = RenderedRequest {
+        method,
+        url,
+        headers,
+        body: None,
+        secret_query: Vec::new(),
+    };
+    if let Some(credentials) = ctx.credentials {
+        inject(provider, auth, &mut request, &empty, ctx, credentials)?;
+    }
+    Ok(request)
+}
+
 /// Renders an auth endpoint (`token_url`, …) with the connection's config.
 pub fn render_auth_url(
     provider: &Provider,

@@ -20,10 +20,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, USER_AGENT};
-use http::{HeaderValue, Request};
+use http::{HeaderMap, HeaderValue, Request};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -73,10 +77,57 @@ impl Default for UpstreamConfig {
     }
 }
 
+/// Errors a streamed request body may end with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body as the client sends it: bytes, or a stream.
+pub type OutBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A proxied request's body.
+pub enum ForwardBody {
+    /// Read whole (small enough): sent again on a retry.
+    Replayable(Bytes),
+    /// Streamed as it arrives: sent once, never retried.
+    Stream(OutBody),
+}
+
+/// Bytes as a request body.
+fn full(bytes: Bytes) -> OutBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The status and headers of an answer, whatever holds its body.
+trait Answered {
+    fn status(&self) -> u16;
+    fn headers(&self) -> &HeaderMap;
+}
+
+impl Answered for ProviderResponse {
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+}
+
+impl Answered for http::Response<Incoming> {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        self.headers()
+    }
+}
+
 /// The shared provider client.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, OutBody>,
     max_response_bytes: usize,
     user_agent: HeaderValue,
     config: Arc<UpstreamConfig>,
@@ -211,6 +262,56 @@ impl Upstream {
     /// Sends `req` with the resilience of the module docs.
     pub async fn call(&self, plan: &CallPlan<'_>, req: RenderedRequest) -> Result<Answer, Error> {
         let host = req.url.host_str().unwrap_or_default().to_owned();
+        let (response, attempts) = self
+            .attempts(plan, &host, true, || {
+                self.attempt(plan.provider, req.clone())
+            })
+            .await?;
+        Ok(Answer { response, attempts })
+    }
+
+    /// Sends a proxied request with the same limits and circuit breaker as
+    /// [`Upstream::call`], retried (idempotent methods only) while its body
+    /// can be sent again. Only the answer's head is awaited within the
+    /// deadline; its body is handed on as a stream, never read here.
+    pub async fn forward(
+        &self,
+        plan: &CallPlan<'_>,
+        req: RenderedRequest,
+        body: ForwardBody,
+    ) -> Result<(http::Response<Incoming>, u32), Error> {
+        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let (replayable, mut stream) = match body {
+            ForwardBody::Replayable(bytes) => (Some(bytes), None),
+            ForwardBody::Stream(s) => (None, Some(s)),
+        };
+        let again = replayable.is_some();
+        self.attempts(plan, &host, again, || {
+            let body = match &replayable {
+                Some(bytes) => full(bytes.clone()),
+                // Sent at most once: `attempts` does not repeat a stream.
+                None => stream.take().unwrap_or_else(|| full(Bytes::new())),
+            };
+            self.send(plan.provider, &req, body)
+        })
+        .await
+    }
+
+    /// The attempt loop, outermost first: rate limits, circuit breaker,
+    /// per-attempt timeout, retries (only when `repeatable`), all within the
+    /// plan's deadline.
+    async fn attempts<T, F, Fut>(
+        &self,
+        plan: &CallPlan<'_>,
+        host: &str,
+        repeatable: bool,
+        mut attempt: F,
+    ) -> Result<(T, u32), Error>
+    where
+        T: Answered,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AttemptError>>,
+    {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -222,7 +323,7 @@ impl Upstream {
             if let Err(e) = self.wait_for_rate_limit(plan).await {
                 return fail(e);
             }
-            if let Admission::Refuse(left) = self.breakers.admit(&host) {
+            if let Admission::Refuse(left) = self.breakers.admit(host) {
                 self.metrics
                     .circuit_rejections
                     .with_label_values(&[plan.provider])
@@ -237,8 +338,7 @@ impl Upstream {
             let remaining = plan.deadline.saturating_duration_since(Instant::now());
             let budget = remaining.min(Duration::from_millis(self.config.attempt_timeout_ms));
             let started = Instant::now();
-            let outcome =
-                tokio::time::timeout(budget, self.attempt(plan.provider, req.clone())).await;
+            let outcome = tokio::time::timeout(budget, attempt()).await;
             self.metrics
                 .upstream_seconds
                 .with_label_values(&[plan.provider])
@@ -246,22 +346,22 @@ impl Upstream {
 
             let (retryable, wait, result) = match outcome {
                 Ok(Ok(response)) => {
-                    let status = response.status;
+                    let status = response.status();
                     self.metrics
                         .upstream_responses
                         .with_label_values(&[plan.provider, &status.to_string()])
                         .inc();
-                    self.note_health(plan.provider, &host, status < 500);
+                    self.note_health(plan.provider, host, status < 500);
                     let retryable = plan.idempotent && plan.retry.retries_status(status);
-                    let wait = plan.retry.server_delay(&response.headers);
+                    let wait = plan.retry.server_delay(response.headers());
                     (retryable, wait, Ok(response))
                 }
                 Ok(Err(AttemptError { error, unsent })) => {
-                    self.note_health(plan.provider, &host, false);
+                    self.note_health(plan.provider, host, false);
                     (unsent || plan.idempotent, None, Err(error))
                 }
                 Err(_) => {
-                    self.note_health(plan.provider, &host, false);
+                    self.note_health(plan.provider, host, false);
                     self.metrics
                         .upstream_timeouts
                         .with_label_values(&[plan.provider])
@@ -289,14 +389,19 @@ impl Upstream {
             let too_long = wait.is_some_and(|w| w > plan.retry.max_delay());
             let delay = wait.unwrap_or_else(|| plan.retry.backoff(attempts));
             let time_left = plan.deadline.saturating_duration_since(Instant::now());
-            if !retryable || too_long || attempts >= plan.retry.max_attempts || delay >= time_left {
+            if !repeatable
+                || !retryable
+                || too_long
+                || attempts >= plan.retry.max_attempts
+                || delay >= time_left
+            {
                 return match result {
-                    Ok(response) => Ok(Answer { response, attempts }),
+                    Ok(response) => Ok((response, attempts)),
                     Err(e) => fail(e),
                 };
             }
             let reason = match &result {
-                Ok(r) => r.status.to_string(),
+                Ok(r) => r.status().to_string(),
                 Err(e) => e.code.as_str().to_owned(),
             };
             self.metrics
@@ -365,7 +470,7 @@ impl Upstream {
             .headers
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
-        let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let request = Request::from_parts(parts, full(Bytes::from(body)));
         let unavailable =
             |what: &str| Error::new(ErrorCode::UpstreamUnavailable, format!("{what} {host}"));
         let response = self.client.request(request).await.map_err(|e| {
@@ -393,43 +498,7 @@ impl Upstream {
             .as_ref()
             .map(|b| Bytes::from(b.to_bytes()))
             .unwrap_or_default();
-        let mut request = Request::builder()
-            .method(req.method.clone())
-            .uri(req.url.as_str())
-            .body(Full::new(body))
-            .map_err(|_| AttemptError {
-                error: Error::new(
-                    ErrorCode::Internal,
-                    "the rendered request is not valid HTTP",
-                ),
-                unsent: true,
-            })?;
-        *request.headers_mut() = req.headers;
-        request
-            .headers_mut()
-            .entry(USER_AGENT)
-            .or_insert_with(|| self.user_agent.clone());
-        // A POST, PUT or PATCH without a body still says so: some providers
-        // answer 411 Length Required otherwise (Google, Microsoft Graph).
-        if req.body.is_none() && matches!(req.method.as_str(), "POST" | "PUT" | "PATCH") {
-            request
-                .headers_mut()
-                .insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
-        }
-
-        let response = self.client.request(request).await.map_err(|e| {
-            let unsent = e.is_connect();
-            let what = if unsent {
-                format!("could not connect to {host}")
-            } else {
-                format!("the connection to {host} failed")
-            };
-            tracing::warn!(provider, host, error = %error_chain(&e), "upstream transport error");
-            AttemptError {
-                error: Error::new(ErrorCode::UpstreamUnavailable, what),
-                unsent,
-            }
-        })?;
+        let response = self.send(provider, &req, full(body)).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let too_large = || AttemptError {
@@ -473,6 +542,62 @@ impl Upstream {
             status,
             headers,
             body: body.to_vec(),
+        })
+    }
+}
+
+impl Upstream {
+    /// Sends one request as rendered (headers included) with `body`; the
+    /// answer's head. Transport failures say whether the request left.
+    async fn send(
+        &self,
+        provider: &str,
+        req: &RenderedRequest,
+        body: OutBody,
+    ) -> Result<http::Response<Incoming>, AttemptError> {
+        let host = req.url.host_str().unwrap_or_default();
+        let mut request = Request::builder()
+            .method(req.method.clone())
+            .uri(req.url.as_str())
+            .body(body)
+            .map_err(|_| AttemptError {
+                error: Error::new(
+                    ErrorCode::Internal,
+                    "the rendered request is not valid HTTP",
+                ),
+                unsent: true,
+            })?;
+        *request.headers_mut() = req.headers.clone();
+        request
+            .headers_mut()
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.user_agent.clone());
+        // A POST, PUT or PATCH without a body still says so: some providers
+        // answer 411 Length Required otherwise (Google, Microsoft Graph).
+        if req.body.is_none()
+            && !request.headers().contains_key(CONTENT_LENGTH)
+            && !request
+                .headers()
+                .contains_key(http::header::TRANSFER_ENCODING)
+            && hyper::body::Body::size_hint(request.body()).exact() == Some(0)
+            && matches!(req.method.as_str(), "POST" | "PUT" | "PATCH")
+        {
+            request
+                .headers_mut()
+                .insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
+        }
+        self.client.request(request).await.map_err(|e| {
+            let unsent = e.is_connect();
+            let what = if unsent {
+                format!("could not connect to {host}")
+            } else {
+                format!("the connection to {host} failed")
+            };
+            tracing::warn!(provider, host, error = %error_chain(&e), "upstream transport error");
+            AttemptError {
+                error: Error::new(ErrorCode::UpstreamUnavailable, what),
+                unsent,
+            }
         })
     }
 }

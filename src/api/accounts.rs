@@ -4,12 +4,12 @@
 //! accounts of one provider ("work" and "personal"). Credentials set here are
 //! sealed at once; responses only say whether an account has them.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::envelope::{ApiError, ApiResult, Json, Query, invalid, not_found};
+use super::envelope::{ApiError, ApiResult, Json, Path, Query, invalid, not_found};
 use super::lists::{page, page_request};
 use super::{SharedState, new_id, now};
 use crate::error::{Error, ErrorCode};

@@ -1,12 +1,12 @@
 //! `/v1/providers` and `/v1/tools`: what the loaded specs offer.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::SharedState;
 use super::connections::unknown_provider;
-use super::envelope::{ApiResult, Query, invalid};
+use super::envelope::{ApiResult, Path, Query, invalid};
 use crate::catalog::{self, Format};
 use crate::registry::Provider;
 

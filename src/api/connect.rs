@@ -8,14 +8,14 @@
 //! from that session, and every text on the page is escaped. The page uses
 //! no external assets and no JavaScript.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
-use super::envelope::{ApiResult, Json, Query, invalid, not_found};
+use super::envelope::{ApiResult, Json, Path, Query, invalid, not_found};
 use super::oauth::escape;
 use super::{SharedState, now};
 use crate::registry::Provider;

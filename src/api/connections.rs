@@ -5,12 +5,12 @@
 //! at once (with a suggestion) instead of failing a user's first call.
 //! Credentials are sealed before they are stored and never returned.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::envelope::{ApiResult, Json, Query, invalid, not_found};
+use super::envelope::{ApiResult, Json, Path, Query, invalid, not_found};
 use super::lists::{page, page_request};
 use super::{SharedState, new_id, now};
 use crate::registry::Provider;

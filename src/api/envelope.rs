@@ -1,7 +1,7 @@
 //! The one place errors become HTTP responses, and the extractors that make
 //! bad input an `invalid_request` in the same envelope.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -80,7 +80,7 @@ pub fn invalid(message: impl Into<String>) -> ApiError {
     ApiError(Error::new(ErrorCode::InvalidRequest, message))
 }
 
-/// A JSON body; any problem with it is an `invalid_request` envelope.
+/// A JSON object body; any problem with it is an `invalid_request` envelope.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -91,11 +91,115 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Json<T>, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let bytes = json_bytes(req, state).await?;
+        decode(&bytes).map(Json)
+    }
+}
+
+/// A JSON object body that may be left out (then `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<OptionalJson<T>, ApiError> {
+        let declared_empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+        if declared_empty || !req.headers().contains_key(header::CONTENT_TYPE) {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|r| bytes_rejection(r.status(), &r.body_text()))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            return Err(invalid(
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        let bytes = json_bytes(req, state).await?;
+        decode(&bytes).map(OptionalJson)
+    }
+}
+
+/// The body of a request that says it is JSON, read within the body limit.
+async fn json_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|e| {
+            e == "application/json" || (e.starts_with("application/") && e.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(invalid(
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|r| bytes_rejection(r.status(), &r.body_text()))
+}
+
+/// A body is a JSON object (serde would also read a list into a struct).
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(invalid("the body must be a JSON object"));
+    }
+    axum::Json::<T>::from_bytes(bytes)
+        .map(|axum::Json(v)| v)
+        .map_err(json_rejection)
+}
+
+fn bytes_rejection(status: StatusCode, text: &str) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        invalid("the body is too large")
+    } else {
+        invalid(format!("the body could not be read: {text}"))
+    }
+}
+
+/// Path parameters; one that cannot be read is an `invalid_request`.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Path<T>, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rejection) => Err(path_rejection(rejection)),
         }
     }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    let text = rejection.body_text();
+    let detail = text
+        .split_once(": ")
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or(text);
+    invalid(format!("invalid path: {detail}"))
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {

@@ -222,6 +222,34 @@ pub(super) async fn with_user_link(
     }
 }
 
+/// What the upstream client may do for one call on `subject`'s account:
+/// its deadline (the tool's, else the provider's, else the gateway's),
+/// retries and rate limits.
+pub(super) fn plan<'a>(
+    state: &'a SharedState,
+    subject: Subject<'a>,
+    idempotent: bool,
+    timeout_ms: Option<u64>,
+) -> CallPlan<'a> {
+    let provider = subject.provider;
+    let budget = Duration::from_millis(
+        timeout_ms
+            .or(provider.timeout_ms)
+            .unwrap_or(state.config.upstream.timeout_ms),
+    );
+    CallPlan {
+        provider: &provider.key,
+        account: &subject.account.id,
+        idempotent,
+        deadline: Instant::now() + budget,
+        budget,
+        retry: state.upstream.retry_policy(provider.retry.as_ref()),
+        rate_limit: state
+            .upstream
+            .rate_limit(&provider.key, provider.rate_limit.as_ref()),
+    }
+}
+
 /// Refuses an account that is not active, saying why.
 pub(super) fn ensure_active(account: &ConnectedAccount) -> Result<(), Error> {
     if account.status == AccountStatus::Active {
@@ -249,9 +277,7 @@ async fn run_active(
     params: &Value,
 ) -> Result<(engine::Execution, u32), Error> {
     let Target { subject, tool } = target;
-    let Subject {
-        provider, account, ..
-    } = subject;
+    let account = subject.account;
     ensure_active(account)?;
 
     let missing: Vec<&str> = tool
@@ -272,22 +298,7 @@ async fn run_active(
         .with_detail("missing_scopes", missing));
     }
 
-    let budget = Duration::from_millis(
-        tool.timeout_ms
-            .or(provider.timeout_ms)
-            .unwrap_or(state.config.upstream.timeout_ms),
-    );
-    let plan = CallPlan {
-        provider: &provider.key,
-        account: &account.id,
-        idempotent: tool.idempotent,
-        deadline: Instant::now() + budget,
-        budget,
-        retry: state.upstream.retry_policy(provider.retry.as_ref()),
-        rate_limit: state
-            .upstream
-            .rate_limit(&provider.key, provider.rate_limit.as_ref()),
-    };
+    let plan = plan(state, subject, tool.idempotent, tool.timeout_ms);
     let attempts = AtomicU32::new(0);
     let credentials = credentials(state, subject, None).await?;
     let mut result = call_once(state, target, params, &credentials, &plan, &attempts).await;

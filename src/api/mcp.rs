@@ -13,7 +13,7 @@
 //! exactly what `POST /v1/tools/execute` runs. A provider the user has not
 //! connected, or must reconnect, answers with a link to hand the user.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -28,7 +28,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::envelope::{ApiError, ApiResult, Json, invalid, not_found};
+use super::envelope::{ApiError, ApiResult, Json, Path, invalid, not_found};
 use super::execute::{self, ExecuteRequest};
 use super::{SharedState, new_id, now};
 use crate::catalog::{self, Format, LLM_SEPARATOR};
@@ -45,6 +45,9 @@ const PAGE_SIZE: usize = 100;
 
 /// Connections and accounts read to build a user's tool list.
 const LIST_LIMIT: u32 = 200;
+
+/// The longest lifetime a link may be given (ten years), in seconds.
+const MAX_LINK_LIFETIME_S: u64 = 10 * 365 * 24 * 3600;
 
 /// The argument that picks one of several accounts of a provider.
 const ACCOUNT_ARGUMENT: &str = "account";
@@ -119,6 +122,11 @@ pub async fn create_link(
     }
     let expires_at = match body.expires_in_s {
         Some(0) => return Err(invalid("expires_in_s must be at least 1")),
+        Some(s) if s > MAX_LINK_LIFETIME_S => {
+            return Err(invalid(format!(
+                "expires_in_s must be at most {MAX_LINK_LIFETIME_S} (ten years); leave it out for a link that does not expire"
+            )));
+        }
         Some(s) => Some(
             i64::try_from(s)
                 .ok()

@@ -184,6 +184,7 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
             "/connect/{token}/credentials/{connection_id}",
             post(connect::submit_credentials),
         )
+        .route("/openapi.json", get(openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -196,6 +197,18 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
             request_context,
         ))
         .with_state(state)
+}
+
+/// `GET /openapi.json`: the API described (`docs/openapi.json`), with this
+/// gateway's public origin as its server.
+async fn openapi(State(state): State<SharedState>) -> axum::Json<serde_json::Value> {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(include_str!("../../docs/openapi.json"))
+            .expect("docs/openapi.json is valid JSON")
+    });
+    let mut document = DOCUMENT.clone();
+    document["servers"] = serde_json::json!([{"url": connect::public_base(&state)}]);
+    axum::Json(document)
 }
 
 async fn unknown_route(State(state): State<SharedState>, req: Request) -> ApiError {

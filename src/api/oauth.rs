@@ -5,13 +5,13 @@
 //! a redirect to the app's `redirect_url` (with `connected_account_id` and
 //! `status`) or, without one, in a small result page.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::envelope::{ApiResult, Query, invalid, not_found};
+use super::envelope::{ApiResult, OptionalJson, Path, Query, invalid, not_found};
 use super::{AppState, SharedState, now};
 use crate::auth::flow::{self, OAuthEnv, StateProblem};
 use crate::error::Error;
@@ -85,15 +85,9 @@ pub async fn link_for(
 pub async fn auth_url(
     State(state): State<SharedState>,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> ApiResult<axum::Json<Value>> {
     // The body is optional: no body means no redirect URL and no extra scopes.
-    let body: AuthUrlRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        AuthUrlRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| invalid(format!("the body does not fit this endpoint: {e}")))?
-    };
+    OptionalJson(body): OptionalJson<AuthUrlRequest>,
+) -> ApiResult<axum::Json<Value>> {
     if let Some(url) = &body.redirect_url {
         let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
         if !ok {

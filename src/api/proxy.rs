@@ -12,22 +12,20 @@
 //! once. The provider's answer comes back as it is; only the gateway's own
 //! failures use the error envelope.
 
-use std::time::{Duration, Instant};
-
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::{BodyExt, Limited};
 
 use super::SharedState;
-use super::envelope::ApiError;
+use super::envelope::{ApiError, Path};
 use super::execute::{self, Subject};
 use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
 use crate::spec::AuthType;
-use crate::upstream::{CallPlan, ForwardBody};
+use crate::upstream::ForwardBody;
 
 /// Request bodies up to this size are read whole, and can be sent again.
 const REPLAYABLE_BODY_BYTES: usize = 1024 * 1024;
@@ -106,11 +104,6 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
     let headers = forwarded_headers(&parts.headers);
     let (body, replayable) = request_body(&parts.headers, body).await?;
 
-    let budget = Duration::from_millis(
-        provider
-            .timeout_ms
-            .unwrap_or(state.config.upstream.timeout_ms),
-    );
     let idempotent = matches!(
         parts.method,
         http::Method::GET
@@ -119,17 +112,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
             | http::Method::DELETE
             | http::Method::OPTIONS
     );
-    let plan = CallPlan {
-        provider: &provider.key,
-        account: &account.id,
-        idempotent,
-        deadline: Instant::now() + budget,
-        budget,
-        retry: state.upstream.retry_policy(provider.retry.as_ref()),
-        rate_limit: state
-            .upstream
-            .rate_limit(&provider.key, provider.rate_limit.as_ref()),
-    };
+    let plan = execute::plan(state, subject, idempotent, None);
 
     let send = |credentials: serde_json::Map<String, serde_json::Value>, body: ForwardBody| {
         let ctx = CallContext {

@@ -296,6 +296,30 @@ async fn every_error_code_in_one_envelope(backend: Backend) {
             "the body must be JSON, sent with Content-Type: application/json"
         )
     );
+    // A list is no object, though serde would read one into a struct.
+    let response = raw("[\"acme\", null, null, [\"a\"]]", "application/json")
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        error_of(&body),
+        ("invalid_request", "the body must be a JSON object")
+    );
+    // A path parameter that is not UTF-8 is an envelope too.
+    let (status, body) = gw.get("/v1/connections/%FF").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).1.starts_with("invalid path"), "{body}");
+    // auth-url's optional body is JSON when it is there.
+    let response = gw
+        .client
+        .post(gw.url(&format!("/v1/connected-accounts/{account}/auth-url")))
+        .bearer_auth(API_KEY)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let (status, body) = gw
         .post("/v1/connections", json!({"provider": "acme", "confg": {}}))
         .await;

@@ -51,6 +51,36 @@ pub struct Config {
     pub idle_refresh_after_s: u64,
     /// How often the background upkeep runs, in milliseconds.
     pub upkeep_interval_ms: u64,
+    /// Limits of the gateway's own HTTP server.
+    pub server: ServerConfig,
+}
+
+/// How the gateway's HTTP server protects itself from slow or idle clients
+/// (config key `server`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// A client must send a request's whole header within this time, and an
+    /// idle keep-alive connection is closed after it.
+    pub header_read_timeout_ms: u64,
+    /// A request body that sends nothing for this long is cut off.
+    pub body_read_timeout_ms: u64,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// After a shutdown signal, requests in flight get this long to finish;
+    /// then the remaining connections are closed.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_connections: 4096,
+            shutdown_timeout_ms: 15_000,
+        }
+    }
 }
 
 /// A request rate and burst.
@@ -107,6 +137,7 @@ impl Default for Config {
             token_refresh_skew_s: 60,
             idle_refresh_after_s: 24 * 60 * 60,
             upkeep_interval_ms: 15 * 60 * 1000,
+            server: ServerConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -113,23 +114,79 @@ impl Gateway {
     }
 
     /// Serves the API on `listener` until `shutdown` completes; requests in
-    /// flight then finish before this returns.
+    /// flight then get `server.shutdown_timeout_ms` to finish, and the
+    /// connections still open after it are closed.
+    ///
+    /// Each connection is served by hyper with a timer: a client must send a
+    /// request's header within `server.header_read_timeout_ms` (which also
+    /// closes idle keep-alive connections), a body that stalls for
+    /// `server.body_read_timeout_ms` is cut off (a layer of the router), and
+    /// at most `server.max_connections` are served at once.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::service::TowerToHyperService;
+
+        let limits = self.state.config.server.clone();
         // Long-lived MCP streams end when shutdown begins, so the requests
         // in flight can finish.
         let streams = tokio_util::sync::CancellationToken::new();
         let router = api::router(self.state.clone(), streams.clone());
-        let stop = async move {
-            shutdown.await;
-            streams.cancel();
-        };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await?;
+        let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(header_timeout)
+            .keep_alive_timeout(header_timeout);
+        let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                () = &mut shutdown => break,
+            };
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause, go on.
+                        tracing::warn!(error = %e, "could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(router.clone());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection.into_owned());
+            tokio::spawn(async move {
+                let _ = connection.await;
+                drop(permit);
+            });
+        }
+        drop(listener);
+        streams.cancel();
+        let deadline = Duration::from_millis(limits.shutdown_timeout_ms);
+        if tokio::time::timeout(deadline, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                deadline_ms = limits.shutdown_timeout_ms,
+                "connections still open at the shutdown deadline were closed"
+            );
+        }
         self.state.store.close().await;
         Ok(())
     }

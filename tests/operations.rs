@@ -91,9 +91,7 @@ async fn hot_reload_under_traffic(backend: Backend) {
         let gw = gw.clone();
         async move {
             let (_, ready) = gw.get("/readyz").await;
-            ready["spec_problems"]
-                .as_array()
-                .is_some_and(|p| !p.is_empty())
+            ready["spec_problems"] == json!(1)
         }
     })
     .await;
@@ -103,13 +101,9 @@ async fn hot_reload_under_traffic(backend: Backend) {
         StatusCode::OK,
         "spec problems do not make the gateway unready"
     );
-    assert!(
-        ready["spec_problems"][0]
-            .as_str()
-            .unwrap()
-            .contains("acme.yaml:"),
-        "{ready}"
-    );
+    // Counted only: the answer is public, the problem is in the log.
+    assert_eq!(ready["spec_problems"], json!(1), "{ready}");
+    assert!(!ready.to_string().contains("acme.yaml"), "{ready}");
     assert_eq!(name_of(gw.clone(), call.clone()).await, "Ann L.");
     assert!(gw.metrics().await.contains("switchboard_spec_problems 1"));
 
@@ -125,7 +119,7 @@ async fn hot_reload_under_traffic(backend: Backend) {
     std::fs::write(&acme_file, &good).unwrap();
     common::eventually("the problem is cleared", || {
         let gw = gw.clone();
-        async move { gw.get("/readyz").await.1["spec_problems"] == json!([]) }
+        async move { gw.get("/readyz").await.1["spec_problems"] == json!(0) }
     })
     .await;
     assert_eq!(name_of(gw.clone(), call.clone()).await, "Ann");

@@ -11,14 +11,14 @@ pub async fn healthz() -> axum::Json<Value> {
     axum::Json(json!({"status": "ok"}))
 }
 
-/// Ready when the store answers and the specs directory was read; spec problems are shown
-/// (the last good versions of those files stay in force) but do not make the
-/// gateway unready.
+/// Ready when the store answers and the specs directory was read. Spec
+/// problems are counted, not shown (the answer is public; the problems are
+/// in the log and `switchboard validate`), and do not make the gateway
+/// unready: the last good versions of those files stay in force.
 pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
     let store_ok = state.store.ping().await.is_ok();
     let registry = state.specs.current();
     let status = state.specs.status();
-    let problems: Vec<String> = status.problems.iter().map(ToString::to_string).collect();
     let specs_ok = status.generation > 0 && status.readable;
     let ready = store_ok && specs_ok;
     let code = if ready {
@@ -34,7 +34,7 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, axum::Json
             "specs": if specs_ok { "loaded" } else { "unreadable" },
             "providers": registry.providers().count(),
             "tools": registry.tool_count(),
-            "spec_problems": problems,
+            "spec_problems": status.problems.len(),
         })),
     )
 }

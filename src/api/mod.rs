@@ -148,11 +148,7 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         .route(
             "/mcp-links/{id}",
             get(mcp::get_link).delete(mcp::delete_link),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_api_key,
-        ));
+        );
     // The MCP server: one service behind two ways of saying who the user is.
     let mcp_service = mcp::service(state.clone(), streams);
     let mcp_by_key = Router::new()
@@ -192,6 +188,17 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         .method_not_allowed_fallback(wrong_method)
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // A body that stalls is cut off (a slow-body client holds nothing long).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_millis(state.config.server.body_read_timeout_ms),
+        ))
+        // Before routing, so a caller without a key learns nothing of the
+        // routes under /v1 (no 404 or 405 that tells them apart).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_key_for_v1,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -215,7 +222,7 @@ async fn unknown_route(State(state): State<SharedState>, req: Request) -> ApiErr
     state
         .metrics
         .http_requests
-        .with_label_values(&[req.method().as_str(), "unmatched", "404"])
+        .with_label_values(&[method_label(req.method()), "unmatched", "404"])
         .inc();
     ApiError(Error::new(ErrorCode::NotFound, "no such route"))
 }
@@ -231,8 +238,9 @@ async fn wrong_method(req: Request) -> Response {
 /// Request id, in-flight gauge and the request's log span.
 async fn request_context(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let id = format!("req_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    state.metrics.in_flight.inc();
+    let span = tracing::info_span!("request", request_id = %id, method = method_label(req.method()), path = %log_path(req.uri().path()));
+    // Decremented when the request ends, however it ends (a panic too).
+    let in_flight = InFlight::start(&state.metrics);
     let started = Instant::now();
     // A body declared larger than the limit is refused before a byte of it
     // is read (a client that sent `Expect: 100-continue` never sends it).
@@ -254,7 +262,7 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
         .scope(id.clone(), run)
         .instrument(span.clone())
         .await;
-    state.metrics.in_flight.dec();
+    drop(in_flight);
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }
@@ -268,9 +276,82 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
     response
 }
 
+/// A request path as logged: link tokens (connect pages, MCP links) are
+/// secrets and are replaced by `{token}`, and the length is bounded.
+fn log_path(path: &str) -> String {
+    const MAX: usize = 200;
+    let mut out = String::with_capacity(path.len().min(MAX));
+    let mut segments = path.split('/');
+    let mut previous = "";
+    let mut first = true;
+    for segment in segments.by_ref() {
+        if !first {
+            out.push('/');
+        }
+        first = false;
+        let secret = matches!(previous, "connect" | "mcp") && out.matches('/').count() == 2;
+        out.push_str(if secret { "{token}" } else { segment });
+        previous = segment;
+        if out.len() > MAX {
+            let cut = (0..=MAX)
+                .rev()
+                .find(|i| out.is_char_boundary(*i))
+                .unwrap_or(0);
+            out.truncate(cut);
+            out.push('…');
+            break;
+        }
+    }
+    out
+}
+
+/// A request method as a metric label: the standard ones by name, any
+/// other as `other` (a client must not be able to make series at will).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// One request in flight, counted while it lives.
+struct InFlight(prometheus::IntGauge);
+
+impl InFlight {
+    fn start(metrics: &Metrics) -> InFlight {
+        metrics.in_flight.inc();
+        InFlight(metrics.in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// A handler that panicked answers `internal`; the process and the other
+/// requests go on.
+fn panicked(detail: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = detail
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| detail.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %what, "a request handler panicked");
+    ApiError(Error::new(ErrorCode::Internal, "internal error")).into_response()
+}
+
 /// Counts requests by route template (never by raw path: ids are unbounded).
 async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -280,9 +361,21 @@ async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Re
     state
         .metrics
         .http_requests
-        .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+        .with_label_values(&[method, route.as_str(), response.status().as_str()])
         .inc();
     response
+}
+
+/// Every `/v1` path but the OAuth callback (its `state` authenticates it)
+/// needs an API key.
+async fn require_key_for_v1(state: State<SharedState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let keyed = (path == "/v1" || path.starts_with("/v1/")) && path != "/v1/oauth/callback";
+    if keyed {
+        require_api_key(state, req, next).await
+    } else {
+        next.run(req).await
+    }
 }
 
 /// `Authorization: Bearer <key>` with a configured key, or `unauthenticated`.
@@ -332,5 +425,44 @@ pub use crate::clock::now;
 
 /// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
+    // Monotonic within the process: two ids made in one millisecond still
+    // sort in the order they were made (list pages follow that order).
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let id = IDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new());
+    format!("{prefix}_{}", id.to_string().to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_paths_hide_link_tokens() {
+        let cases = [
+            ("/connect/s3cr3t", "/connect/{token}"),
+            (
+                "/connect/s3cr3t/oauth/conn_1",
+                "/connect/{token}/oauth/conn_1",
+            ),
+            ("/mcp/s3cr3t", "/mcp/{token}"),
+            ("/mcp", "/mcp"),
+            ("/v1/connections/conn_1", "/v1/connections/conn_1"),
+            ("/v1/proxy/ca_1/connect/x", "/v1/proxy/ca_1/connect/x"),
+        ];
+        for (path, logged) in cases {
+            assert_eq!(log_path(path), logged, "{path}");
+        }
+        assert!(log_path(&format!("/{}", "é".repeat(500))).len() <= 210);
+    }
+
+    #[test]
+    fn only_standard_methods_are_metric_labels() {
+        let made_up = axum::http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&made_up), "other");
+        assert_eq!(method_label(&axum::http::Method::PATCH), "PATCH");
+    }
 }

@@ -26,7 +26,10 @@ pub fn quota(requests_per_second: f64, burst: Option<u32>) -> Option<Quota> {
     if !(requests_per_second.is_finite() && requests_per_second > 0.0) {
         return None;
     }
-    let period = Duration::from_secs_f64(1.0 / requests_per_second);
+    // A rate so low that its period would not fit a Duration is one a day.
+    let period = Duration::try_from_secs_f64(1.0 / requests_per_second)
+        .unwrap_or(Duration::from_secs(24 * 60 * 60))
+        .min(Duration::from_secs(24 * 60 * 60));
     let burst = NonZeroU32::new(burst.unwrap_or(1).max(1))?;
     Quota::with_period(period).map(|q| q.allow_burst(burst))
 }

@@ -105,7 +105,9 @@ impl RetryPolicy {
         };
         if let Some(v) = text(&self.retry_after_header) {
             if let Ok(seconds) = v.parse::<u64>() {
-                return Some(Duration::from_secs(seconds));
+                return Some(Duration::from_secs(
+                    seconds.min(MAX_PROVIDER_DELAY.as_secs()),
+                ));
             }
             if let Ok(when) = httpdate::parse_http_date(v) {
                 return Some(when.duration_since(SystemTime::now()).unwrap_or_default());
@@ -122,10 +124,26 @@ impl RetryPolicy {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs_f64();
-            return Some(Duration::from_secs_f64((n - now).max(0.0)));
+            return Some(bounded_seconds(n - now));
         }
-        Some(Duration::from_secs_f64(n))
+        Some(bounded_seconds(n))
     }
+}
+
+/// The longest wait a provider's answer can ask for; longer asks are read
+/// as this (they fail the call at once with `retry_after_s` anyway).
+pub const MAX_PROVIDER_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Seconds from a provider (any finite or infinite number) as a duration
+/// within `0..=MAX_PROVIDER_DELAY`; never panics.
+pub fn bounded_seconds(seconds: f64) -> Duration {
+    let max = MAX_PROVIDER_DELAY.as_secs_f64();
+    let clamped = if seconds.is_nan() {
+        0.0
+    } else {
+        seconds.clamp(0.0, max)
+    };
+    Duration::try_from_secs_f64(clamped).unwrap_or(MAX_PROVIDER_DELAY)
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ def _wait_ready(gw: Gateway, deadline: float) -> None:
             ready = httpx.get(f"{gw.url}/readyz", timeout=2)
             if ready.status_code == 200:
                 body = ready.json()
-                assert body["spec_problems"] == [], body["spec_problems"]
+                assert body["spec_problems"] == 0, body["spec_problems"]
                 assert body["providers"] == 2, body
                 return
         except httpx.TransportError:

@@ -1,0 +1,183 @@
+//! Attacks on the gateway itself, each reproduced and shown to fail: slow
+//! and idle clients, made-up methods that would mint metric series, a
+//! provider header that once panicked a request, routes probed without a
+//! key, and readiness that said too much.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, Setup, TestGateway, specs_dir};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn addr(gw: &TestGateway) -> String {
+    gw.base.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection; how long that took.
+async fn time_to_close(stream: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return started.elapsed(),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_clients_are_cut_off_and_do_not_hold_up_shutdown() {
+    let gw = TestGateway::start(
+        &Backend::Sqlite,
+        Setup::new(specs_dir(&["examples/demo/notes.yaml"])).configure(|c| {
+            c.server.header_read_timeout_ms = 300;
+            c.server.shutdown_timeout_ms = 1_000;
+        }),
+    )
+    .await;
+
+    // Half a request header, then nothing (slowloris): cut at the timeout.
+    let mut slow = TcpStream::connect(addr(&gw)).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(5), time_to_close(&mut slow))
+        .await
+        .expect("the server closes a connection whose header never ends");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+
+    // An idle keep-alive connection is closed too.
+    let mut idle = TcpStream::connect(addr(&gw)).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(5), time_to_close(&mut idle))
+        .await
+        .expect("an idle keep-alive connection is closed");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+
+    // A slow client open at shutdown does not keep the gateway up.
+    let mut stuck = TcpStream::connect(addr(&gw)).await.unwrap();
+    stuck
+        .write_all(b"POST /v1/connections HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), gw.stop())
+        .await
+        .expect("shutdown completes with a slow client connected");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn made_up_methods_make_one_series() {
+    let gw = TestGateway::start(
+        &Backend::Sqlite,
+        Setup::new(specs_dir(&["examples/demo/notes.yaml"])),
+    )
+    .await;
+    let long = "X".repeat(4000);
+    for i in 0..300 {
+        let name = if i == 0 {
+            long.clone()
+        } else {
+            format!("BREW{i}")
+        };
+        let m = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        let _ = gw.client.request(m, gw.url("/healthz")).send().await;
+    }
+    let metrics = gw.metrics().await;
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("switchboard_http_requests_total{"))
+        .collect();
+    assert!(series.len() <= 6, "{series:#?}");
+    assert!(!metrics.contains("BREW"));
+    assert!(metrics.contains("method=\"other\""));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_huge_reset_header_is_a_clean_rate_limit() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/notes"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("X-RateLimit-Reset", "1e300")
+                .set_body_json(json!({"error": {"message": "slow down", "code": "limited"}})),
+        )
+        .mount(&mock)
+        .await;
+    let specs = specs_dir(&[]);
+    let notes = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/notes.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "errors:\n",
+        "retry:\n  reset_header: X-RateLimit-Reset\nerrors:\n",
+    );
+    std::fs::write(specs.join("notes.yaml"), notes).unwrap();
+    let gw = TestGateway::start(
+        &Backend::Sqlite,
+        Setup::new(specs).base_url("notes", format!("{}/v1", mock.uri())),
+    )
+    .await;
+    let conn = gw.connection(json!({"provider": "notes"})).await;
+    let account = gw
+        .account(&conn, "ann", Some(json!({"api_key": "demo-key"})))
+        .await;
+    for _ in 0..3 {
+        let (status, body) = gw
+            .post(
+                "/v1/tools/execute",
+                json!({"connected_account_id": account, "tool": "list_notes"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["error"]["code"], "rate_limited");
+    }
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("switchboard_http_requests_in_flight 1"),
+        "only the metrics request itself is in flight"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn public_answers_say_no_more_than_they_must() {
+    let gw = TestGateway::start(
+        &Backend::Sqlite,
+        Setup::new(specs_dir(&["examples/demo/notes.yaml"])),
+    )
+    .await;
+    std::fs::write(gw.config.specs_dir.join("broken.yaml"), "provider: [").unwrap();
+    common::eventually("the problem is counted", || async {
+        gw.get("/readyz").await.1["spec_problems"] == json!(1)
+    })
+    .await;
+    let (_, ready) = gw.get("/readyz").await;
+    assert!(!ready.to_string().contains("broken.yaml"), "{ready}");
+
+    // Without a key, a wrong method on a real route and an unknown route
+    // answer alike: unauthenticated.
+    for (m, route) in [
+        (reqwest::Method::PUT, "/v1/connections"),
+        (reqwest::Method::GET, "/v1/no-such-thing"),
+        (reqwest::Method::DELETE, "/v1/tools/execute"),
+    ] {
+        let response = gw.client.request(m, gw.url(route)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{route}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthenticated");
+    }
+    gw.stop().await;
+}

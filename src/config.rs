@@ -27,7 +27,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub specs_dir: PathBuf,
     pub database_url: String,
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<ApiKeyConfig>,
     /// Base64 of 32 bytes.
     pub encryption_key: Option<String>,
     /// Keys that sealed older values, still accepted for reading.
@@ -80,6 +80,81 @@ impl Default for ServerConfig {
             max_connections: 4096,
             shutdown_timeout_ms: 15_000,
         }
+    }
+}
+
+/// One gateway API key: a plain key (an admin key), or `{name, key, role}`.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ApiKeyConfig {
+    Key(String),
+    Named(NamedApiKey),
+}
+
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedApiKey {
+    pub name: String,
+    pub key: String,
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    #[default]
+    Admin,
+    /// What an agent runtime needs: execute tools, the proxy, the tool and
+    /// provider catalog, the MCP server.
+    Execute,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Execute => "execute",
+        }
+    }
+}
+
+impl ApiKeyConfig {
+    /// The key's name (plain keys are `key-1`, `key-2`, … by position),
+    /// secret and role.
+    pub fn parts(&self, index: usize) -> (String, &str, Role) {
+        match self {
+            ApiKeyConfig::Key(key) => (format!("key-{}", index + 1), key, Role::Admin),
+            ApiKeyConfig::Named(k) => (k.name.clone(), &k.key, k.role),
+        }
+    }
+}
+
+// A key never reaches a log through `{:?}`.
+impl std::fmt::Debug for ApiKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiKeyConfig::Key(_) => f.write_str("ApiKey([redacted])"),
+            ApiKeyConfig::Named(k) => f
+                .debug_struct("ApiKey")
+                .field("name", &k.name)
+                .field("role", &k.role)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl From<&str> for ApiKeyConfig {
+    fn from(key: &str) -> ApiKeyConfig {
+        ApiKeyConfig::Key(key.to_owned())
+    }
+}
+
+impl From<String> for ApiKeyConfig {
+    fn from(key: String) -> ApiKeyConfig {
+        ApiKeyConfig::Key(key)
     }
 }
 
@@ -238,7 +313,7 @@ impl Config {
                 .split(',')
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
-                .map(str::to_owned)
+                .map(ApiKeyConfig::from)
                 .collect();
         }
         if let Some(v) = var("SWITCHBOARD_ENCRYPTION_KEY") {
@@ -306,7 +381,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.specs_dir, PathBuf::from("/other"));
-        assert_eq!(c.api_keys, ["a", "b"]);
+        assert!(c.api_keys == [ApiKeyConfig::from("a"), "b".into()]);
         assert_eq!(
             c.provider_overrides["slack"].base_url.as_deref(),
             Some("http://127.0.0.1:1/api")

@@ -206,10 +206,11 @@ fn spawn_upkeep(upstream: Upstream) {
 /// Background upkeep of accounts (see [`crate::auth::upkeep`]); it holds
 /// the state weakly, so it ends with the gateway.
 fn spawn_account_upkeep(state: &SharedState) {
-    let idle = std::time::Duration::from_secs(state.config.idle_refresh_after_s);
-    if idle.is_zero() {
-        return;
-    }
+    // Expired states and links are purged whether idle refresh is on or not.
+    let idle = Some(std::time::Duration::from_secs(
+        state.config.idle_refresh_after_s,
+    ))
+    .filter(|d| !d.is_zero());
     let every = std::time::Duration::from_millis(state.config.upkeep_interval_ms.max(100));
     let weak = std::sync::Arc::downgrade(state);
     tokio::spawn(async move {
@@ -357,7 +358,7 @@ const API_KEY_FILE: &str = "api_key";
 
 struct Secrets {
     encryption_key: String,
-    api_keys: Vec<String>,
+    api_keys: Vec<crate::config::ApiKeyConfig>,
     generated_api_key: Option<String>,
 }
 
@@ -380,7 +381,7 @@ fn prepare_secrets(config: &Config) -> Result<Secrets, StartError> {
     let (api_keys, generated_api_key) = if config.api_keys.is_empty() {
         let (key, created) =
             read_or_create(&dir.join(API_KEY_FILE), generate_api_key).map_err(io)?;
-        (vec![key.clone()], created.then_some(key))
+        (vec![key.as_str().into()], created.then_some(key))
     } else {
         (config.api_keys.clone(), None)
     };
@@ -414,15 +415,33 @@ fn restrict_to_owner(path: &Path) {
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        // Every file the gateway creates from now on (the SQLite database
+        // and its -wal and -shm files among them) is readable by its owner
+        // only.
+        // SAFETY: umask only sets the process's file-mode mask; it cannot fail.
+        unsafe {
+            libc::umask(0o077);
+        }
+        if let Ok(meta) = std::fs::metadata(dir) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "it is open to other users (mode {mode:o}); it holds keys and tokens: chmod 700 it"
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
     Ok(())
 }
 

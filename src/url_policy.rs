@@ -42,9 +42,13 @@ pub fn check_scheme_prefix(source: &str) -> Result<(), String> {
     }
 }
 
+/// Loopback by what the name is, not by how a resolver might answer: the
+/// IP literals, and `localhost` itself (which resolvers answer from the
+/// hosts file). `*.localhost` is not trusted: a resolver may send it
+/// anywhere.
 fn is_loopback(host: &Host<&str>) -> bool {
     match host {
-        Host::Domain(d) => *d == "localhost" || d.ends_with(".localhost"),
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         Host::Ipv4(ip) => ip.is_loopback(),
         Host::Ipv6(ip) => ip.is_loopback(),
     }
@@ -60,6 +64,12 @@ mod tests {
             ("https://slack.com/api", Ok(())),
             ("http://127.0.0.1:9000/api", Ok(())),
             ("http://localhost:9000", Ok(())),
+            (
+                "http://api.localhost:9000",
+                Err(
+                    "`http://api.localhost:9000` must use https (http is allowed only for loopback hosts)",
+                ),
+            ),
             ("http://[::1]:9000", Ok(())),
             (
                 "http://example.com",

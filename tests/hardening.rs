@@ -181,3 +181,65 @@ async fn public_answers_say_no_more_than_they_must() {
     }
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn an_execute_key_runs_tools_and_nothing_else() {
+    let gw = TestGateway::start(
+        &Backend::Sqlite,
+        Setup::new(specs_dir(&["examples/demo/notes.yaml"])).configure(|c| {
+            c.api_keys.push(switchboard::config::ApiKeyConfig::Named(
+                switchboard::config::NamedApiKey {
+                    name: "agent-runtime".into(),
+                    key: "sb_exec_key_0123456789".into(),
+                    role: switchboard::config::Role::Execute,
+                },
+            ));
+        }),
+    )
+    .await;
+    let conn = gw.connection(json!({"provider": "notes"})).await;
+    let as_agent = |m: reqwest::Method, route: &str| {
+        gw.client
+            .request(m, gw.url(route))
+            .bearer_auth("sb_exec_key_0123456789")
+    };
+    let allowed = as_agent(reqwest::Method::GET, "/v1/providers/notes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    let tools = as_agent(reqwest::Method::GET, "/v1/tools?format=openai")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tools.status(), StatusCode::OK);
+    // A tool call is the key's business (its answer is about the account).
+    let call = as_agent(reqwest::Method::POST, "/v1/tools/execute")
+        .json(&json!({"identifier": "nobody", "provider": "notes", "tool": "list_notes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), StatusCode::NOT_FOUND);
+    for (m, route) in [
+        (reqwest::Method::POST, "/v1/connections".to_owned()),
+        (reqwest::Method::DELETE, format!("/v1/connections/{conn}")),
+        (reqwest::Method::GET, "/v1/connected-accounts".to_owned()),
+        (reqwest::Method::POST, "/v1/mcp-links".to_owned()),
+    ] {
+        let response = as_agent(m, &route).json(&json!({})).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{route}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "forbidden");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("API key `agent-runtime` (role execute) may not"),
+            "{body}"
+        );
+    }
+    // The plain key of the test set-up stays an admin key.
+    let (status, _) = gw.get("/v1/connected-accounts").await;
+    assert_eq!(status, StatusCode::OK);
+    gw.stop().await;
+}

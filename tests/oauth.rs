@@ -395,6 +395,37 @@ async fn deleting_an_account_revokes_its_token_at_the_provider() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_connection_revokes_its_accounts_tokens() {
+    let f = flow().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .and(wiremock::matchers::body_string(
+            "token=rt-1&token_type_hint=refresh_token",
+        ))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&f.mock)
+        .await;
+    let state = authorize(&f, None).await;
+    assert_eq!(
+        callback(&f, &[("code", CODE), ("state", &state)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (_, account) =
+        f.gw.get(&format!("/v1/connected-accounts/{}", f.account))
+            .await;
+    let conn = account["connection_id"].as_str().unwrap();
+    let (status, body) = f.gw.delete(&format!("/v1/connections/{conn}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["connected_accounts_deleted"], 1);
+    assert_eq!(body["revoked_at_provider"], 1);
+    f.mock.verify().await;
+    f.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_needing_an_ungranted_scope_asks_for_it() {
     let f = flow().await;
     let state = authorize(&f, None).await;

@@ -544,11 +544,50 @@ fn the_binary_runs_with_zero_set_up() {
     assert_eq!(stdout.matches(&key).count(), 1);
 
     let (child, _) = start();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // While it runs, every file under data/ is the owner's only: keys,
+        // the database and SQLite's -wal and -shm files.
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(dir.join("data")).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert_eq!(mode, 0o600, "{name}");
+            seen.push(name);
+        }
+        assert!(seen.iter().any(|n| n.ends_with("-wal")), "{seen:?}");
+    }
     let stdout = stop(child);
     assert!(
         !stdout.contains(&key),
         "the key is printed only when generated: {stdout}"
     );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+
+        // A data directory others can open is refused.
+        std::fs::set_permissions(dir.join("data"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .current_dir(&dir)
+            .env_remove("SWITCHBOARD_CONFIG")
+            .env_remove("SWITCHBOARD_DATA_DIR")
+            .env_remove("SWITCHBOARD_DATABASE_URL")
+            .env_remove("SWITCHBOARD_SPECS_DIR")
+            .env("SWITCHBOARD_LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("open to other users (mode 755)"),
+            "{stderr}"
+        );
+    }
 }
 
 fn stop(mut child: std::process::Child) -> String {

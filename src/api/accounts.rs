@@ -392,6 +392,7 @@ pub(super) fn new_account(
         config: Map::new(),
         credentials: None,
         credentials_expires_at: None,
+        credentials_issued_at: None,
         last_used_at: None,
         created_at: now.clone(),
         updated_at: now,

@@ -171,14 +171,57 @@ pub async fn delete(
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
+    let connection = state
+        .store
+        .get_connection(&id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
+    // Its accounts' grants are revoked at the provider first (best effort),
+    // as deleting one account does, so no live grant is left behind.
+    let revoked = revoke_accounts(&state, &connection).await?;
     let accounts = state
         .store
         .delete_connection(&id)
         .await?
         .ok_or_else(|| missing(&id))?;
-    Ok(axum::Json(
-        json!({"id": id, "deleted": true, "connected_accounts_deleted": accounts}),
-    ))
+    Ok(axum::Json(json!({
+        "id": id,
+        "deleted": true,
+        "connected_accounts_deleted": accounts,
+        "revoked_at_provider": revoked,
+    })))
+}
+
+/// Revokes the tokens of every account of `connection` that has any; how
+/// many the provider accepted.
+async fn revoke_accounts(state: &SharedState, connection: &Connection) -> ApiResult<u64> {
+    let registry = state.specs.current();
+    let Some(provider) = registry.provider(&connection.provider) else {
+        return Ok(0);
+    };
+    let env = super::oauth::env(state, provider);
+    let filter = crate::store::AccountFilter {
+        connection_id: Some(connection.id.clone()),
+        ..Default::default()
+    };
+    let mut revoked = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = crate::store::PageRequest {
+            limit: 200,
+            after: after.as_deref(),
+        };
+        let accounts = state.store.list_accounts(&filter, page).await?;
+        for account in accounts.iter().filter(|a| a.credentials.is_some()) {
+            if crate::auth::flow::revoke(&env, provider, connection, account).await {
+                revoked += 1;
+            }
+        }
+        match accounts.last() {
+            Some(last) if accounts.len() == 200 => after = Some(last.id.clone()),
+            _ => return Ok(revoked),
+        }
+    }
 }
 
 /// A connection as the API shows it: never its credentials.

@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::registry::Specs;
@@ -62,19 +62,35 @@ pub struct AppState {
 pub type SharedState = Arc<AppState>;
 
 /// The gateway API keys, kept as SHA-256 digests and compared in constant
-/// time, each with its own ingress rate limit when one is configured.
+/// time, each with its name, its role and its own ingress rate limit when
+/// one is configured.
 pub struct ApiKeys {
     digests: Vec<[u8; 32]>,
+    names: Vec<String>,
+    roles: Vec<Role>,
     limit: Option<crate::upstream::limit::KeyedLimit<u32>>,
 }
 
+/// Which key a request came with: its name (in logs) and role.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_name: String,
+    pub role: Role,
+}
+
 impl ApiKeys {
-    pub fn new(keys: &[String], limit: Option<&crate::config::RateQuotaConfig>) -> ApiKeys {
+    pub fn new(
+        keys: &[crate::config::ApiKeyConfig],
+        limit: Option<&crate::config::RateQuotaConfig>,
+    ) -> ApiKeys {
+        let parts: Vec<_> = keys.iter().enumerate().map(|(i, k)| k.parts(i)).collect();
         ApiKeys {
-            digests: keys
+            digests: parts
                 .iter()
-                .map(|k| Sha256::digest(k.as_bytes()).into())
+                .map(|(_, key, _)| Sha256::digest(key.as_bytes()).into())
                 .collect(),
+            names: parts.iter().map(|(name, _, _)| name.clone()).collect(),
+            roles: parts.iter().map(|(_, _, role)| *role).collect(),
             limit: limit
                 .and_then(|l| crate::upstream::limit::quota(l.requests_per_second, l.burst))
                 .map(crate::upstream::limit::KeyedLimit::new),
@@ -99,6 +115,14 @@ impl ApiKeys {
     /// Whether `presented` is one of the keys.
     pub fn accepts(&self, presented: &str) -> bool {
         self.find(presented).is_some()
+    }
+
+    fn caller(&self, index: u32) -> Caller {
+        let i = index as usize;
+        Caller {
+            key_name: self.names.get(i).cloned().unwrap_or_default(),
+            role: self.roles.get(i).copied().unwrap_or(Role::Execute),
+        }
     }
 
     /// How long key `index` must wait before its next request, if it must.
@@ -238,7 +262,13 @@ async fn wrong_method(req: Request) -> Response {
 /// Request id, in-flight gauge and the request's log span.
 async fn request_context(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let id = format!("req_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let span = tracing::info_span!("request", request_id = %id, method = method_label(req.method()), path = %log_path(req.uri().path()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = method_label(req.method()),
+        path = %log_path(req.uri().path()),
+        api_key = tracing::field::Empty,
+    );
     // Decremented when the request ends, however it ends (a panic too).
     let in_flight = InFlight::start(&state.metrics);
     let started = Instant::now();
@@ -378,8 +408,32 @@ async fn require_key_for_v1(state: State<SharedState>, req: Request, next: Next)
     }
 }
 
-/// `Authorization: Bearer <key>` with a configured key, or `unauthenticated`.
-async fn require_api_key(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+/// Whether `role` may make this request. `execute` keys get what an agent
+/// runtime needs: tool calls, the proxy, the catalog, the MCP server.
+fn role_allows(role: Role, method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    match role {
+        Role::Admin => true,
+        Role::Execute => {
+            path == "/mcp"
+                || path.starts_with("/v1/proxy/")
+                || (*method == Method::POST && path == "/v1/tools/execute")
+                || (*method == Method::GET
+                    && (path == "/v1/tools"
+                        || path == "/v1/providers"
+                        || path.starts_with("/v1/providers/")))
+        }
+    }
+}
+
+/// `Authorization: Bearer <key>` with a configured key, or `unauthenticated`;
+/// a key whose role does not cover the request, `forbidden`. The key's name
+/// goes into the request's log line and extensions.
+async fn require_api_key(
+    State(state): State<SharedState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -391,7 +445,29 @@ async fn require_api_key(State(state): State<SharedState>, req: Request, next: N
         .map(str::trim);
     match presented.and_then(|key| state.api_keys.find(key)) {
         Some(index) => match state.api_keys.throttle(index) {
-            None => next.run(req).await,
+            None => {
+                let caller = state.api_keys.caller(index);
+                tracing::Span::current().record("api_key", caller.key_name.as_str());
+                let path = req
+                    .extensions()
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
+                if !role_allows(caller.role, req.method(), &path) {
+                    return ApiError(Error::new(
+                        ErrorCode::Forbidden,
+                        format!(
+                            "API key `{}` (role {}) may not {} {}",
+                            caller.key_name,
+                            caller.role.as_str(),
+                            method_label(req.method()),
+                            log_path(&path)
+                        ),
+                    ))
+                    .into_response();
+                }
+                req.extensions_mut().insert(caller);
+                next.run(req).await
+            }
             Some(wait) => {
                 state
                     .metrics

@@ -206,14 +206,20 @@ pub fn scopes(provider: &Provider, connection: &Connection) -> Vec<String> {
     all
 }
 
-/// One round of background upkeep: refreshes the tokens of OAuth accounts
-/// that have been idle for `idle`, so a provider never expires a refresh
-/// token for lack of use, and drops expired authorization states. A refused
+/// One round of background upkeep: drops expired authorization states,
+/// connect sessions and MCP links, and (unless `idle` is `None`) refreshes
+/// the tokens of OAuth accounts idle for `idle`, so a provider never expires
+/// a refresh token for lack of use. A refused
 /// refresh token revokes the account (as on any refresh); a transient
 /// failure is tried again next round. Returns how many accounts were
 /// refreshed.
-pub async fn upkeep(state: &crate::api::AppState, idle: Duration) -> usize {
-    let _ = state.store.purge_oauth_states(crate::clock::now_ms()).await;
+pub async fn upkeep(state: &crate::api::AppState, idle: Option<Duration>) -> usize {
+    let now_ms = crate::clock::now_ms();
+    let _ = state.store.purge_oauth_states(now_ms).await;
+    let _ = state.store.purge_expired_links(now_ms).await;
+    let Some(idle) = idle else {
+        return 0;
+    };
     // The same fixed-width text as stored values, so the comparison in SQL
     // is a comparison of times.
     let before = crate::clock::text(time::OffsetDateTime::now_utc() - idle);

@@ -219,9 +219,18 @@ async fn refresh(
 
 /// Whether the account's access token expires within `skew`.
 pub fn expiring(account: &ConnectedAccount, skew: Duration) -> bool {
-    account
-        .credentials_expires_at
-        .is_some_and(|at| at - skew.as_millis() as i64 <= clock::now_ms())
+    let Some(at) = account.credentials_expires_at else {
+        return false;
+    };
+    // A skew longer than half the token's lifetime would refresh on every
+    // call: it is capped there.
+    let mut skew_ms = i64::try_from(skew.as_millis()).unwrap_or(i64::MAX);
+    if let Some(issued) = account.credentials_issued_at
+        && at > issued
+    {
+        skew_ms = skew_ms.min((at - issued) / 2);
+    }
+    at.saturating_sub(skew_ms) <= clock::now_ms()
 }
 
 fn reauthorize(account: &ConnectedAccount) -> Error {
@@ -245,4 +254,46 @@ async fn reread(env: &OAuthEnv<'_>, id: &str) -> Result<ConnectedAccount, Error>
 
 fn open(env: &OAuthEnv<'_>, account: &ConnectedAccount) -> Result<Map<String, Value>, Error> {
     super::open_account_credentials(env.vault, account)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AccountStatus, IdentifierType};
+
+    fn account(issued_s_ago: i64, expires_in_s: i64) -> ConnectedAccount {
+        let now = clock::now_ms();
+        ConnectedAccount {
+            id: "ca_1".into(),
+            connection_id: "conn_1".into(),
+            provider: "p".into(),
+            identifier: "u".into(),
+            identifier_type: IdentifierType::UserId,
+            label: "default".into(),
+            status: AccountStatus::Active,
+            status_reason: None,
+            status_changed_at: String::new(),
+            scopes: Vec::new(),
+            metadata: Default::default(),
+            config: Default::default(),
+            credentials: None,
+            credentials_expires_at: Some(now + expires_in_s * 1000),
+            credentials_issued_at: Some(now - issued_s_ago * 1000),
+            last_used_at: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_skew_longer_than_half_the_lifetime_is_capped() {
+        let skew = Duration::from_secs(300);
+        // A 100 s token issued 10 s ago: a 300 s skew would refresh at once.
+        assert!(!expiring(&account(10, 90), skew));
+        // Past half its lifetime it is due.
+        assert!(expiring(&account(60, 40), skew));
+        // A long-lived token keeps the configured skew.
+        assert!(expiring(&account(3000, 200), skew));
+        assert!(!expiring(&account(3000, 400), skew));
+    }
 }

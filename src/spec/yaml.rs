@@ -80,8 +80,18 @@ pub struct Document {
     pub problems: Vec<YamlError>,
 }
 
+/// Most values a document may expand to, aliases counted each time they are
+/// used: a few hundred bytes of nested aliases would otherwise expand to
+/// gigabytes (an "alias bomb"). The largest shipped spec has about 8,000.
+pub const MAX_NODES: usize = 250_000;
+
+/// Deepest nesting of lists and mappings a document may have.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses one YAML document. Syntax errors are fatal (the parser cannot go on);
-/// duplicate keys and unsupported constructs are collected in `problems`.
+/// duplicate keys and unsupported constructs are collected in `problems`. A
+/// document that expands past [`MAX_NODES`] values or nests deeper than
+/// [`MAX_DEPTH`] is refused where it does, in bounded memory.
 pub fn parse(source: &str) -> Result<Document, YamlError> {
     let mut builder = Builder::default();
     let mut documents = 0;
@@ -105,6 +115,9 @@ pub fn parse(source: &str) -> Result<Document, YamlError> {
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
             other => builder.event(other, span),
+        }
+        if let Some(e) = builder.fatal.take() {
+            return Err(e);
         }
     }
     let value = builder.root.take().unwrap_or(Value::Null);
@@ -137,12 +150,49 @@ struct Builder {
     root: Option<Value>,
     map: SourceMap,
     problems: Vec<YamlError>,
-    anchors: HashMap<usize, Value>,
+    /// Each anchored value, and how many values it holds.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Values the document has expanded to so far.
+    nodes: usize,
+    /// A limit passed: the reading stops here.
+    fatal: Option<YamlError>,
 }
 
 impl Builder {
+    /// Counts `n` more values; past the limit, the reading stops at `pos`.
+    fn count(&mut self, n: usize, pos: Pos) -> bool {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            self.fatal = Some(YamlError {
+                pos,
+                message: format!(
+                    "the document expands to more than {MAX_NODES} values (aliases of aliases?)"
+                ),
+            });
+            return false;
+        }
+        true
+    }
+
     fn event(&mut self, event: Event<'_>, span: Span) {
         let pos = Pos::from_span(&span);
+        let added = match &event {
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => 1,
+            Event::Alias(id) => self.anchors.get(id).map_or(1, |(_, n)| *n),
+            _ => 0,
+        };
+        if !self.count(added, pos) {
+            return;
+        }
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_DEPTH
+        {
+            self.fatal = Some(YamlError {
+                pos,
+                message: format!("lists and mappings nest deeper than {MAX_DEPTH} levels"),
+            });
+            return;
+        }
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag_is_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
@@ -173,7 +223,11 @@ impl Builder {
                     self.key(String::new(), pos);
                     return;
                 }
-                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .map(|(v, _)| v.clone())
+                    .unwrap_or(Value::Null);
                 self.value(value, pos);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -297,8 +351,17 @@ impl Builder {
 
     fn remember_anchor(&mut self, anchor: usize, value: &Value) {
         if anchor != 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (value.clone(), size(value)));
         }
+    }
+}
+
+/// How many values `value` holds, itself included.
+fn size(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(size).sum::<usize>(),
+        _ => 1,
     }
 }
 
@@ -441,6 +504,25 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused_in_bounded_memory() {
+        // Each level holds nine of the one before: 9^9 values from 300 bytes.
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
+            let prev = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
+            bomb.push_str(&format!(
+                "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        let e = parse(&bomb).unwrap_err();
+        assert!(e.message.contains("expands to more than"), "{}", e.message);
+        assert_eq!(e.pos.line, 6);
+
+        let deep = format!("{}x{}", "[".repeat(100), "]".repeat(100));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.message.contains("nest deeper than 64"), "{}", e.message);
     }
 
     #[test]

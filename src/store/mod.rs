@@ -373,6 +373,10 @@ impl Store {
             vec![
                 ("credentials", text(sealed)),
                 ("credentials_expires_at", Col::Int(expires_at)),
+                (
+                    "credentials_issued_at",
+                    Col::Int(Some(crate::clock::now_ms())),
+                ),
                 ("status", text(status.as_str())),
                 ("status_reason", Col::Text(None)),
                 ("status_changed_at", text(now)),
@@ -460,6 +464,22 @@ impl Store {
     }
 
     /// Drops states that expired before `before_ms`.
+    /// Drops connect sessions and MCP links that expired before `before_ms`.
+    pub async fn purge_expired_links(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let sessions = sqlx::query("DELETE FROM connect_sessions WHERE expires_at < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let links =
+            sqlx::query("DELETE FROM mcp_links WHERE expires_at IS NOT NULL AND expires_at < $1")
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(sessions + links)
+    }
+
     pub async fn purge_oauth_states(&self, before_ms: i64) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
@@ -486,6 +506,10 @@ impl Store {
             vec![
                 ("credentials", text(sealed)),
                 ("credentials_expires_at", Col::Int(expires_at)),
+                (
+                    "credentials_issued_at",
+                    Col::Int(Some(crate::clock::now_ms())),
+                ),
                 ("scopes", text(&json_text(&scopes))),
                 ("config", text(&json_text(config))),
                 ("status", text(AccountStatus::Active.as_str())),
@@ -531,6 +555,10 @@ impl Store {
             vec![
                 ("credentials", text(sealed)),
                 ("credentials_expires_at", Col::Int(expires_at)),
+                (
+                    "credentials_issued_at",
+                    Col::Int(Some(crate::clock::now_ms())),
+                ),
                 ("refresh_lease_until", Col::Int(None)),
                 ("updated_at", text(now)),
             ],
@@ -809,7 +837,7 @@ const CONNECTION_COLUMNS: &str =
     "id, provider, auth_type, scopes, config, managed, secret, created_at, updated_at";
 const ACCOUNT_COLUMNS: &str = "id, connection_id, provider, identifier, identifier_type, label, status, \
      status_reason, status_changed_at, scopes, metadata, config, credentials, credentials_expires_at, \
-     last_used_at, created_at, updated_at";
+     credentials_issued_at, last_used_at, created_at, updated_at";
 
 /// A `SELECT` with optional equality filters and keyset pagination by id.
 struct Select {

@@ -45,6 +45,8 @@ pub struct ConnectedAccount {
     pub credentials: Option<String>,
     /// When the access token expires, in Unix milliseconds.
     pub credentials_expires_at: Option<i64>,
+    /// When the credentials were stored (Unix ms).
+    pub credentials_issued_at: Option<i64>,
     pub last_used_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -167,6 +169,7 @@ pub(super) fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         config: json_column(row, "config")?,
         credentials: row.try_get("credentials")?,
         credentials_expires_at: row.try_get("credentials_expires_at")?,
+        credentials_issued_at: row.try_get("credentials_issued_at")?,
         last_used_at: row.try_get("last_used_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -91,6 +91,12 @@ pub fn scratch_dir(name: &str) -> PathBuf {
         ulid::Ulid::new().to_string().to_lowercase()
     ));
     std::fs::create_dir_all(&dir).unwrap();
+    // The gateway refuses a data directory other users can open.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     dir
 }
 

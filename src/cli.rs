@@ -51,6 +51,10 @@ pub enum Command {
         /// `tests/` folder).
         paths: Vec<PathBuf>,
     },
+    /// Rewrite every sealed value (tokens, client secrets) under the current
+    /// encryption key and format, after a key rotation; safe while the
+    /// gateway serves.
+    Reseal,
     /// Write the provider guide and the tool vocabulary (providers.md and
     /// tools.md) from the specs.
     Docs {
@@ -101,6 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(args) => render(&config, &args),
         Command::Test { paths } => return test(&config, &paths),
         Command::Docs { out } => docs(&config, &out),
+        Command::Reseal => return reseal(&config),
         Command::Tools { provider, format } => tools(&config, provider.as_deref(), &format),
     };
     match result {
@@ -167,6 +172,39 @@ fn validate(config: &Config, paths: &[PathBuf]) -> ExitCode {
         let n = report.diagnostics.len();
         eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
         ExitCode::FAILURE
+    }
+}
+
+/// `switchboard reseal`.
+fn reseal(config: &Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(crate::server::reseal(config)) {
+        Ok(report) => {
+            println!(
+                "resealed {}, already current {}, changed meanwhile {}, unreadable {}",
+                report.resealed,
+                report.current,
+                report.skipped,
+                report.unreadable.len()
+            );
+            for value in &report.unreadable {
+                println!(
+                    "unreadable: {value} (is the key that sealed it among previous_encryption_keys?)"
+                );
+            }
+            if report.unreadable.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(&e.to_string()),
     }
 }
 

@@ -192,6 +192,59 @@ impl Gateway {
     }
 }
 
+/// What `switchboard reseal` did, per column.
+#[derive(Debug, Default)]
+pub struct ResealReport {
+    pub resealed: u64,
+    /// Already in the current key and format.
+    pub current: u64,
+    /// Changed meanwhile (a refresh wrote a new value, sealed anew).
+    pub skipped: u64,
+    /// Could not be opened with any configured key (left as they are).
+    pub unreadable: Vec<String>,
+}
+
+/// Rewrites every sealed value under the current key and format (after a
+/// key rotation, or for values sealed before they were bound to their
+/// row). Safe while gateways serve: each value is replaced only if it is
+/// still the one read.
+pub async fn reseal(config: &Config) -> Result<ResealReport, StartError> {
+    use crate::store::SealedColumn;
+    let secrets = prepare_secrets(config)?;
+    let vault = Vault::new(&secrets.encryption_key, &config.previous_encryption_keys)?;
+    let store = Store::connect(&config.database_url).await?;
+    let mut report = ResealReport::default();
+    for column in SealedColumn::ALL {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.sealed_values(column, after.as_deref(), 200).await?;
+            for (id, sealed) in &page {
+                if !vault.is_stale(sealed) {
+                    report.current += 1;
+                    continue;
+                }
+                let place = column.place(id);
+                let Ok(plain) = vault.open(place, sealed) else {
+                    report.unreadable.push(format!("{column:?} {id}"));
+                    continue;
+                };
+                let fresh = vault.seal(place, &plain);
+                if store.replace_sealed(column, id, sealed, &fresh).await? {
+                    report.resealed += 1;
+                } else {
+                    report.skipped += 1;
+                }
+            }
+            match page.last() {
+                Some((id, _)) if page.len() == 200 => after = Some(id.clone()),
+                _ => break,
+            }
+        }
+    }
+    store.close().await;
+    Ok(report)
+}
+
 /// Background upkeep: drops idle rate-limit state now and then.
 fn spawn_upkeep(upstream: Upstream) {
     tokio::spawn(async move {

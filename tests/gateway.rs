@@ -727,7 +727,7 @@ async fn secrets_are_encrypted_at_rest_and_never_returned(backend: Backend) {
         "the client secret is stored in plain text"
     );
     assert!(
-        stored.contains("v1."),
+        stored.contains("v2."),
         "sealed values carry their format and key id"
     );
 
@@ -743,12 +743,12 @@ async fn secrets_are_encrypted_at_rest_and_never_returned(backend: Backend) {
             !text.contains(SECRET_KEY) && !text.contains(CLIENT_SECRET),
             "{path}: {text}"
         );
-        assert!(!text.contains("v1."), "{path} shows a sealed value");
+        assert!(!text.contains("v2."), "{path} shows a sealed value");
     }
 
     // A tampered sealed value is an internal error that leaks nothing.
     gw.sql(&format!(
-        "UPDATE connected_accounts SET credentials = 'v1.00000000.AAAA' WHERE id = '{account}'"
+        "UPDATE connected_accounts SET credentials = 'v2.00000000.AAAA' WHERE id = '{account}'"
     ))
     .await;
     let (status, body) = gw
@@ -867,7 +867,7 @@ async fn encryption_keys_can_be_rotated(backend: Backend) {
     assert!(
         gw.table_text("connected_accounts")
             .await
-            .contains(&format!("v1.{old_id}."))
+            .contains(&format!("v2.{old_id}."))
     );
 
     rotated.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -884,10 +884,30 @@ async fn encryption_keys_can_be_rotated(backend: Backend) {
         .await;
     let stored = gw.table_text("connected_accounts").await;
     assert!(
-        stored.contains(&format!("v1.{new_id}.")),
+        stored.contains(&format!("v2.{new_id}.")),
         "new values use the new key"
     );
     let (status, _) = gw.post("/v1/tools/execute", execute(&after)).await;
     assert_eq!(status, StatusCode::OK);
+
+    // `switchboard reseal` (while serving) rewrites the old values.
+    let report = switchboard::server::reseal(&gw.config).await.unwrap();
+    assert_eq!(report.resealed, 1, "{report:?}");
+    assert!(report.unreadable.is_empty());
+    let (status, _) = gw.post("/v1/tools/execute", execute(&before)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Every value now reads as current: none is left under the old key.
+    let again = switchboard::server::reseal(&gw.config).await.unwrap();
+    assert_eq!((again.resealed, again.current), (0, 2));
+
+    // A sealed value copied into another account's row does not open there:
+    // the other account never calls with the first one's key.
+    gw.sql(&format!(
+        "UPDATE connected_accounts SET credentials = (SELECT credentials FROM connected_accounts WHERE id = '{before}') WHERE id = '{after}'"
+    ))
+    .await;
+    let (status, body) = gw.post("/v1/tools/execute", execute(&after)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"]["code"], "internal");
     gw.stop().await;
 }

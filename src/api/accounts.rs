@@ -294,7 +294,10 @@ pub async fn set_credentials(
         return Ok(axum::Json(to_json(&account)));
     }
     check_credentials(provider, auth, &body)?;
-    let sealed = state.vault.seal(Value::Object(body).to_string().as_bytes());
+    let sealed = state.vault.seal(
+        crate::vault::Place::account_credentials(&id),
+        Value::Object(body).to_string().as_bytes(),
+    );
     let account = state
         .store
         .set_credentials(&id, &sealed, None, AccountStatus::Active, &now())

@@ -258,9 +258,10 @@ pub async fn submit_credentials(
             "The account could not be created.",
         );
     };
-    let sealed = state
-        .vault
-        .seal(Value::Object(credentials).to_string().as_bytes());
+    let sealed = state.vault.seal(
+        crate::vault::Place::account_credentials(&account.id),
+        Value::Object(credentials).to_string().as_bytes(),
+    );
     if state
         .store
         .set_credentials(&account.id, &sealed, None, AccountStatus::Active, &now())

@@ -93,14 +93,15 @@ pub async fn create(
     check_credentials(kind, managed, &credentials)?;
     let config = check_config(provider, body.config.unwrap_or_default())?;
     let now = now();
+    let id = new_id("conn");
     let connection = Connection {
-        id: new_id("conn"),
+        secret: seal(&state, &id, &credentials),
+        id,
         provider: provider.key.clone(),
         auth_type: kind.as_str().to_owned(),
         scopes: check_scopes(body.scopes.unwrap_or_default())?,
         config,
         managed,
-        secret: seal(&state, &credentials),
         created_at: now.clone(),
         updated_at: now,
     };
@@ -157,7 +158,7 @@ pub async fn update(
         let kind = AuthType::from_name(&current.auth_type)
             .ok_or_else(|| invalid("the connection's auth type is unknown"))?;
         check_credentials(kind, current.managed, &credentials)?;
-        patch.secret = Some(seal(&state, &credentials));
+        patch.secret = Some(seal(&state, &current.id, &credentials));
     }
     let updated = state
         .store
@@ -254,11 +255,12 @@ pub fn unknown_provider<'a>(
     ))
 }
 
-fn seal(state: &SharedState, credentials: &Map<String, Value>) -> Option<String> {
+fn seal(state: &SharedState, id: &str, credentials: &Map<String, Value>) -> Option<String> {
     (!credentials.is_empty()).then(|| {
-        state
-            .vault
-            .seal(Value::Object(credentials.clone()).to_string().as_bytes())
+        state.vault.seal(
+            crate::vault::Place::connection_secret(id),
+            Value::Object(credentials.clone()).to_string().as_bytes(),
+        )
     })
 }
 

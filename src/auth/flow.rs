@@ -29,7 +29,7 @@ use crate::registry::{Auth, Provider};
 use crate::spec::AuthType;
 use crate::store::{ConnectedAccount, Connection, OAuthState, Store};
 use crate::upstream::Upstream;
-use crate::vault::{Vault, fingerprint};
+use crate::vault::{Place, Vault, fingerprint};
 
 /// How long an authorization URL stays usable.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -116,17 +116,21 @@ pub async fn begin(
         request = request.add_extra_param(k.clone(), v.clone());
     }
     let mut code_verifier = None;
+    let state_hash = fingerprint(&state);
     if auth.pkce {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         request = request.set_pkce_challenge(challenge);
-        code_verifier = Some(env.vault.seal(verifier.secret().as_bytes()));
+        code_verifier = Some(env.vault.seal(
+            Place::code_verifier(&state_hash),
+            verifier.secret().as_bytes(),
+        ));
     }
     let (url, _) = request.url();
 
     let expires_at = clock::now_ms() + STATE_TTL.as_millis() as i64;
     env.store
         .insert_oauth_state(&OAuthState {
-            state_hash: fingerprint(&state),
+            state_hash: state_hash.clone(),
             account_id: account.id.clone(),
             redirect_url,
             code_verifier,
@@ -212,7 +216,8 @@ pub async fn complete(
     );
     let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
     if let Some(sealed) = &accepted.state.code_verifier {
-        let verifier = env.vault.open(sealed).map_err(|_| {
+        let place = Place::code_verifier(&accepted.state.state_hash);
+        let verifier = env.vault.open(place, sealed).map_err(|_| {
             Error::new(
                 ErrorCode::Internal,
                 "the authorization's PKCE verifier cannot be read",
@@ -264,9 +269,10 @@ pub async fn complete(
     if let Some(t) = &tokens.token_type {
         credentials.insert("token_type".into(), json!(t));
     }
-    let sealed = env
-        .vault
-        .seal(Value::Object(credentials).to_string().as_bytes());
+    let sealed = env.vault.seal(
+        Place::account_credentials(&accepted.state.account_id),
+        Value::Object(credentials).to_string().as_bytes(),
+    );
     let expires_at = tokens
         .expires_in
         .map(|e| clock::now_ms() + e.as_millis() as i64);
@@ -453,9 +459,10 @@ pub async fn import(
     if let Some(t) = &tokens.token_type {
         credentials.insert("token_type".into(), json!(t));
     }
-    let sealed = env
-        .vault
-        .seal(Value::Object(credentials).to_string().as_bytes());
+    let sealed = env.vault.seal(
+        Place::account_credentials(&account.id),
+        Value::Object(credentials).to_string().as_bytes(),
+    );
     env.store
         .authorize_account(
             &account.id,

@@ -104,13 +104,18 @@ pub fn open_account_credentials(
     let Some(sealed) = &account.credentials else {
         return Ok(Map::new());
     };
-    let bytes = vault.open(sealed).map_err(|e| {
-        tracing::error!(account = %account.id, error = %e, "cannot open stored credentials");
-        Error::new(
-            ErrorCode::Internal,
-            "the account's credentials cannot be read",
+    let bytes = vault
+        .open(
+            crate::vault::Place::account_credentials(&account.id),
+            sealed,
         )
-    })?;
+        .map_err(|e| {
+            tracing::error!(account = %account.id, error = %e, "cannot open stored credentials");
+            Error::new(
+                ErrorCode::Internal,
+                "the account's credentials cannot be read",
+            )
+        })?;
     serde_json::from_slice(&bytes)
         .map_err(|_| Error::new(ErrorCode::Internal, "the account's credentials are corrupt"))
 }
@@ -129,7 +134,7 @@ pub fn connection_client(
         .with_provider(&provider.key)
     };
     let sealed = connection.secret.as_ref().ok_or_else(missing)?;
-    let bytes = vault.open(sealed).map_err(|e| {
+    let bytes = vault.open(crate::vault::Place::connection_secret(&connection.id), sealed).map_err(|e| {
         tracing::error!(connection = %connection.id, error = %e, "cannot open connection credentials");
         Error::new(ErrorCode::Internal, "the connection's credentials cannot be read")
     })?;

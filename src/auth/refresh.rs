@@ -23,6 +23,7 @@ use crate::engine;
 use crate::error::{Error, ErrorCode};
 use crate::registry::Provider;
 use crate::store::{AccountStatus, ConnectedAccount, Connection};
+use crate::vault::Place;
 
 /// How long a replica may hold the refresh lease.
 const LEASE: Duration = Duration::from_secs(30);
@@ -206,7 +207,10 @@ async fn refresh(
     if let Some(rotated) = tokens.refresh_token {
         stored.insert("refresh_token".into(), json!(rotated));
     }
-    let sealed = env.vault.seal(Value::Object(stored).to_string().as_bytes());
+    let sealed = env.vault.seal(
+        Place::account_credentials(&account.id),
+        Value::Object(stored).to_string().as_bytes(),
+    );
     let expires_at = tokens
         .expires_in
         .map(|e| clock::now_ms() + e.as_millis() as i64);

@@ -139,6 +139,10 @@ impl Store {
                         // With WAL, NORMAL never corrupts the database; a power
                         // cut may lose the last commits, not a process crash.
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // Replaced and deleted secrets are overwritten in the
+                        // file, not left in free pages (a re-seal after a key
+                        // rotation leaves nothing under the old key).
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())
                 })
@@ -677,6 +681,51 @@ impl Store {
         Ok(n == 1)
     }
 
+    // === sealed values (re-sealing) ===
+
+    /// A page of `(row id, sealed value)` of `column`, in row order.
+    pub async fn sealed_values(
+        &self,
+        column: SealedColumn,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let (table, value, key) = column.names();
+        let rows = sqlx::query(&format!(
+            "SELECT {key} AS row_id, {value} AS sealed FROM {table} \
+             WHERE {value} IS NOT NULL AND {key} > $1 ORDER BY {key} LIMIT $2"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("row_id")?, r.try_get("sealed")?)))
+            .collect()
+    }
+
+    /// Replaces a sealed value only if it is still `old` (a value written
+    /// meanwhile, by a refresh say, is left alone): true when replaced.
+    pub async fn replace_sealed(
+        &self,
+        column: SealedColumn,
+        id: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let (table, value, key) = column.names();
+        let n = sqlx::query(&format!(
+            "UPDATE {table} SET {value} = $1 WHERE {key} = $2 AND {value} = $3"
+        ))
+        .bind(new)
+        .bind(id)
+        .bind(old)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     // === MCP links ===
 
     pub async fn insert_mcp_link(&self, l: &McpLink) -> Result<(), StoreError> {
@@ -809,6 +858,40 @@ pub struct ConnectSession {
     pub expires_at: i64,
     /// SHA-256 of the browser session that opened it, once opened.
     pub browser_hash: Option<String>,
+}
+
+/// A column that holds sealed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    AccountCredentials,
+    ConnectionSecret,
+    CodeVerifier,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 3] = [
+        SealedColumn::ConnectionSecret,
+        SealedColumn::AccountCredentials,
+        SealedColumn::CodeVerifier,
+    ];
+
+    /// Table, column and row key.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SealedColumn::AccountCredentials => ("connected_accounts", "credentials", "id"),
+            SealedColumn::ConnectionSecret => ("connections", "secret", "id"),
+            SealedColumn::CodeVerifier => ("oauth_states", "code_verifier", "state_hash"),
+        }
+    }
+
+    /// Where a value of this column in row `id` is bound.
+    pub fn place(self, id: &str) -> crate::vault::Place<'_> {
+        match self {
+            SealedColumn::AccountCredentials => crate::vault::Place::account_credentials(id),
+            SealedColumn::ConnectionSecret => crate::vault::Place::connection_secret(id),
+            SealedColumn::CodeVerifier => crate::vault::Place::code_verifier(id),
+        }
+    }
 }
 
 /// A per-user MCP server link (see migration 0005).

@@ -305,13 +305,16 @@ fn environment() -> Environment<'static> {
     });
     env.set_formatter(|out, state, value| {
         let text = text_of(value);
-        let escaped = match state.auto_escape() {
-            _ if value.is_safe() => text,
-            AutoEscape::Custom(n) if n == "path" => encode_path_segment(&text)?,
-            AutoEscape::Custom(n) if n == "url" => {
-                utf8_percent_encode(&text, URL_COMPONENT).to_string()
-            }
-            _ => text,
+        // Paths and URLs are escaped by what the template is, never by the
+        // auto-escape state: `| safe` or `{% autoescape false %}` in a URL
+        // template cannot write a raw value (a host, a `/`, `..`).
+        let name = state.name();
+        let escaped = if name.ends_with(".path") {
+            encode_path_segment(&text)?
+        } else if name.ends_with(".url") {
+            encode_url_component(&text)?
+        } else {
+            text
         };
         out.write_str(&escaped)?;
         Ok(())
@@ -392,6 +395,16 @@ fn rfc3339(value: JinjaValue) -> Result<String, JinjaError> {
         .map_err(|_| invalid(&format!("`{value}` is out of range")))?;
     time.format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| invalid(&e.to_string()))
+}
+
+/// Percent-encodes a value written into a templated base URL or auth
+/// endpoint. A value of only dots is refused: written into the path it
+/// would be a `..` segment.
+pub fn encode_url_component(text: &str) -> Result<String, JinjaError> {
+    if !text.is_empty() && text.chars().all(|c| c == '.') {
+        return Err(invalid(&format!("`{text}` cannot be used in a URL")));
+    }
+    Ok(utf8_percent_encode(text, URL_COMPONENT).to_string())
 }
 
 /// Percent-encodes one path segment. A value of only dots is refused: URL

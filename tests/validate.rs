@@ -274,6 +274,16 @@ fn semantic_problems() {
             "4:11: the `safe` filter is not allowed in URLs: it would let a value change the host",
         ),
         (
+            "base_url: https://api.demo.example/v1\n",
+            "base_url: https://{% autoescape false %}{{ connection.config.region }}{% endautoescape %}.demo.example\n",
+            "4:11: `{% autoescape %}` is not allowed in URLs: values in a URL are always escaped",
+        ),
+        (
+            "base_url: https://api.demo.example/v1\n",
+            "base_url: https://{{ connection.config.region }}.demo.example\n",
+            "4:11: `connection.config.region` is part of the host: declare a `pattern` for it in connection_config, so a connection cannot send credentials to a host of its choosing",
+        ),
+        (
             "      method: GET\n",
             "      method: POST\n      headers: {Content-Type: text/csv}\n      body: {encoding: raw, raw: x, content_type: text/plain}\n",
             "23:51: give `content_type` or a Content-Type header, not both",

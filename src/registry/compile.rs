@@ -120,6 +120,8 @@ struct Compiler<'a> {
     uses: ConfigUses,
     templates: TemplateSetBuilder,
     connection_config: Vec<String>,
+    /// The connection settings that declare a `pattern`.
+    patterned: Vec<String>,
     account_config: Vec<String>,
     /// The parameter schema of the tool being compiled.
     current_parameters: Option<Value>,
@@ -144,6 +146,12 @@ pub(super) fn compile(
         uses: ConfigUses::default(),
         templates: TemplateSetBuilder::default(),
         connection_config: spec.connection_config.keys().cloned().collect(),
+        patterned: spec
+            .connection_config
+            .iter()
+            .filter(|(_, f)| f.pattern.is_some())
+            .map(|(k, _)| k.clone())
+            .collect(),
         account_config: spec
             .auth
             .methods()
@@ -409,6 +417,13 @@ impl Compiler<'_> {
             );
             return None;
         }
+        if uses_autoescape_tag(source) {
+            self.diags.at(
+                pointer,
+                "`{% autoescape %}` is not allowed in URLs: values in a URL are always escaped",
+            );
+            return None;
+        }
         let text = self.text(pointer, source, Escape::UrlComponent, scope)?;
         let checked = match &text {
             Text::Literal(url) => url_policy::check_base(url).map(|_| ()),
@@ -419,6 +434,27 @@ impl Compiler<'_> {
         if let Err(message) = checked {
             self.diags.at(pointer, message);
             return None;
+        }
+        // A connection setting in the host decides where credentials go: it
+        // must have a pattern, so a connection cannot name any host it likes.
+        let authority = source
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+            .unwrap_or_default();
+        for (i, _) in authority.match_indices("connection.config.") {
+            let name: String = authority[i + "connection.config.".len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if self.connection_config.contains(&name) && !self.patterned.contains(&name) {
+                self.diags.at(
+                    pointer,
+                    format!(
+                        "`connection.config.{name}` is part of the host: declare a `pattern` for it in connection_config, so a connection cannot send credentials to a host of its choosing"
+                    ),
+                );
+                return None;
+            }
         }
         Some(text)
     }
@@ -1416,6 +1452,16 @@ impl ConfigUses {
             list.push(name.to_owned());
         }
     }
+}
+
+/// Whether a template has an `{% autoescape … %}` block.
+fn uses_autoescape_tag(source: &str) -> bool {
+    source.match_indices("{%").any(|(i, _)| {
+        source[i + 2..]
+            .trim_start_matches(['-', '+'])
+            .trim_start()
+            .starts_with("autoescape")
+    })
 }
 
 /// Whether a template applies the `safe` filter (`| safe`).

@@ -235,3 +235,28 @@ fn absent_optional_arguments_are_left_out_of_the_message() {
     .unwrap();
     assert!(!got.as_str().unwrap().contains("Cc:"), "{got}");
 }
+
+#[test]
+fn raw_output_cannot_leave_a_url_component() {
+    let evil = json!({"x": "evil.example/steal?"});
+    for source in [
+        "https://{{ x }}.acme.example",
+        "https://{% autoescape false %}{{ x }}{% endautoescape %}.acme.example",
+        "https://{{ x | safe }}.acme.example",
+    ] {
+        assert_eq!(
+            eval_case(source, Escape::UrlComponent, evil.clone()),
+            Ok(Some(json!("https://evil.example%2Fsteal%3F.acme.example"))),
+            "{source}"
+        );
+    }
+    // `..` would climb out of the base path.
+    assert!(matches!(
+        eval_case(
+            "https://api.example/ex/{{ x }}/rest",
+            Escape::UrlComponent,
+            json!({"x": ".."})
+        ),
+        Err(RenderFailure::Invalid(_))
+    ));
+}

@@ -349,6 +349,7 @@ fn render(config: &Config, args: &RenderArgs) -> Result<String, String> {
         account_config: account_config.as_ref(),
         credentials: Some(&credentials),
         auth: Some(auth),
+        credentials_origin: None,
     };
     let request = engine::render(provider, tool, &params, &ctx).map_err(|e| {
         let details = if e.details.is_empty() {

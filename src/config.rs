@@ -53,6 +53,9 @@ pub struct Config {
     pub upkeep_interval_ms: u64,
     /// Limits of the gateway's own HTTP server.
     pub server: ServerConfig,
+    /// Origins (`https://app.example`) a `redirect_url` may point to after
+    /// an authorization; empty allows any.
+    pub allowed_redirect_origins: Vec<String>,
 }
 
 /// How the gateway's HTTP server protects itself from slow or idle clients
@@ -213,6 +216,7 @@ impl Default for Config {
             idle_refresh_after_s: 24 * 60 * 60,
             upkeep_interval_ms: 15 * 60 * 1000,
             server: ServerConfig::default(),
+            allowed_redirect_origins: Vec::new(),
         }
     }
 }

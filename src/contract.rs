@@ -330,6 +330,7 @@ fn run_case(provider: &Provider, case: &Case) -> Vec<String> {
         account_config: Some(&case.account_config),
         credentials: Some(&credentials),
         auth: Some(auth),
+        credentials_origin: None,
     };
     let params = Value::Object(case.parameters.clone());
     let mut sent: Vec<RenderedRequest> = Vec::new();

@@ -243,3 +243,110 @@ async fn an_execute_key_runs_tools_and_nothing_else() {
     assert_eq!(status, StatusCode::OK);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn credentials_never_go_to_an_origin_they_were_not_issued_for() {
+    let (a, b) = (MockServer::start().await, MockServer::start().await);
+    for mock in [&a, &b] {
+        Mock::given(method("GET"))
+            .and(path("/api/me"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1"})))
+            .mount(mock)
+            .await;
+    }
+    let specs = specs_dir(&[]);
+    std::fs::write(
+        specs.join("portal.yaml"),
+        r#"provider: portal
+display_name: Portal
+base_url: http://127.0.0.1:{{ connection.config.port }}/api
+connection_config:
+  port: {description: The portal's port, required: true, pattern: "[0-9]{2,5}"}
+auth:
+  type: api_key
+  inject: {headers: {X-Key: "{{ credentials.api_key }}"}}
+tools:
+  me:
+    description: Who the key belongs to.
+    parameters: {type: object, properties: {}, additionalProperties: false}
+    request: {method: GET, path: /me}
+"#,
+    )
+    .unwrap();
+    let gw = TestGateway::start(&Backend::Sqlite, Setup::new(specs)).await;
+    let port = |m: &MockServer| m.address().port().to_string();
+    let conn = gw
+        .connection(json!({"provider": "portal", "config": {"port": port(&a)}}))
+        .await;
+    let account = gw
+        .account(&conn, "ann", Some(json!({"api_key": "secret-key"})))
+        .await;
+    let call = json!({"connected_account_id": account, "tool": "me"});
+    let (status, _) = gw.post("/v1/tools/execute", call.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Someone with the admin key points the connection elsewhere.
+    let (status, _) = gw
+        .patch(
+            &format!("/v1/connections/{conn}"),
+            json!({"config": {"port": port(&b)}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = gw.post("/v1/tools/execute", call).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "reauthorization_required");
+    assert!(
+        b.received_requests().await.unwrap().is_empty(),
+        "the key never reached the other origin"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn redirect_urls_must_be_on_an_allowed_origin() {
+    let gw = TestGateway::start(
+        &Backend::Sqlite,
+        Setup::new(specs_dir(&["tests/fixtures/oauth/studio.yaml"])).configure(|c| {
+            c.allowed_redirect_origins = vec!["https://app.example".into()];
+        }),
+    )
+    .await;
+    let conn = gw
+        .connection(
+            json!({"provider": "studio", "credentials": {"client_id": "c", "client_secret": "s"}}),
+        )
+        .await;
+    let account = gw.account(&conn, "ann", None).await;
+    let path = format!("/v1/connected-accounts/{account}/auth-url");
+    let (status, body) = gw
+        .post(&path, json!({"redirect_url": "https://evil.example/x"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "redirect_url must be on an allowed origin (https://app.example), not https://evil.example"
+    );
+    let (status, body) = gw
+        .post(
+            &path,
+            json!({"redirect_url": "https://app.example/connected"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The link carries PKCE (S256).
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .contains("code_challenge_method=S256")
+    );
+    let (status, _) = gw
+        .post(
+            "/v1/connect-sessions",
+            json!({"identifier": "ann", "redirect_url": "https://evil.example/"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    gw.stop().await;
+}

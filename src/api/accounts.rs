@@ -294,13 +294,20 @@ pub async fn set_credentials(
         return Ok(axum::Json(to_json(&account)));
     }
     check_credentials(provider, auth, &body)?;
+    let origin = crate::engine::api_origin(provider, auth, &connection.config, &account.config);
     let sealed = state.vault.seal(
         crate::vault::Place::account_credentials(&id),
         Value::Object(body).to_string().as_bytes(),
     );
     let account = state
         .store
-        .set_credentials(&id, &sealed, None, AccountStatus::Active, &now())
+        .set_credentials(
+            &id,
+            &sealed,
+            origin.as_deref(),
+            AccountStatus::Active,
+            &now(),
+        )
         .await?
         .ok_or_else(|| missing(&id))?;
     Ok(axum::Json(to_json(&account)))
@@ -396,6 +403,7 @@ pub(super) fn new_account(
         credentials: None,
         credentials_expires_at: None,
         credentials_issued_at: None,
+        credentials_origin: None,
         last_used_at: None,
         created_at: now.clone(),
         updated_at: now,

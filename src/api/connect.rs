@@ -54,10 +54,8 @@ pub async fn create(
     if body.identifier.trim().is_empty() {
         return Err(invalid("`identifier` must not be empty"));
     }
-    if let Some(url) = &body.redirect_url
-        && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-    {
-        return Err(invalid("redirect_url must be an absolute http(s) URL"));
+    if let Some(url) = &body.redirect_url {
+        super::check_redirect_url(&state, url)?;
     }
     let ids = match body.connection_ids {
         Some(ids) if !ids.is_empty() => {
@@ -247,10 +245,13 @@ pub async fn submit_credentials(
         .collect();
     let checked = crate::auth::method(&provider, &connection)
         .map_err(super::envelope::ApiError::from)
-        .and_then(|auth| super::accounts::check_credentials(&provider, auth, &credentials));
-    if let Err(e) = checked {
-        return message(StatusCode::BAD_REQUEST, &e.0.message);
-    }
+        .and_then(|auth| {
+            super::accounts::check_credentials(&provider, auth, &credentials).map(|()| auth)
+        });
+    let auth = match checked {
+        Ok(auth) => auth,
+        Err(e) => return message(StatusCode::BAD_REQUEST, &e.0.message),
+    };
     let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
     else {
         return message(
@@ -258,13 +259,20 @@ pub async fn submit_credentials(
             "The account could not be created.",
         );
     };
+    let origin = crate::engine::api_origin(&provider, auth, &connection.config, &account.config);
     let sealed = state.vault.seal(
         crate::vault::Place::account_credentials(&account.id),
         Value::Object(credentials).to_string().as_bytes(),
     );
     if state
         .store
-        .set_credentials(&account.id, &sealed, None, AccountStatus::Active, &now())
+        .set_credentials(
+            &account.id,
+            &sealed,
+            origin.as_deref(),
+            AccountStatus::Active,
+            &now(),
+        )
         .await
         .is_err()
     {

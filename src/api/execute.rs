@@ -250,6 +250,15 @@ pub(super) fn plan<'a>(
     }
 }
 
+/// The origin an account's own credentials are pinned to (client-credentials
+/// tokens belong to the connection, not the account).
+pub(super) fn credentials_origin<'a>(subject: Subject<'a>) -> Option<&'a str> {
+    match subject.auth.kind {
+        AuthType::Oauth2ClientCredentials | AuthType::None => None,
+        _ => subject.account.credentials_origin.as_deref(),
+    }
+}
+
 /// Refuses an account that is not active, saying why.
 pub(super) fn ensure_active(account: &ConnectedAccount) -> Result<(), Error> {
     if account.status == AccountStatus::Active {
@@ -333,6 +342,7 @@ async fn call_once(
         account_config: Some(&target.account.config),
         credentials: Some(credentials),
         auth: Some(target.auth),
+        credentials_origin: credentials_origin(target.subject),
     };
     let send = |req| async move {
         let answer = state.upstream.call(plan, req).await?;

@@ -499,6 +499,25 @@ async fn require_api_key(
 
 pub use crate::clock::now;
 
+/// A `redirect_url` where a user is sent after an authorization: absolute
+/// http(s), and on an origin of `allowed_redirect_origins` when the operator
+/// lists any (so a minted link cannot send a user to a site of its choosing).
+pub fn check_redirect_url(state: &SharedState, url: &str) -> envelope::ApiResult<()> {
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| envelope::invalid("redirect_url must be an absolute http(s) URL"))?;
+    let allowed = &state.config.allowed_redirect_origins;
+    let origin = parsed.origin().ascii_serialization();
+    if !allowed.is_empty() && !allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return Err(envelope::invalid(format!(
+            "redirect_url must be on an allowed origin ({}), not {origin}",
+            allowed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.
 pub fn new_id(prefix: &str) -> String {
     // Monotonic within the process: two ids made in one millisecond still

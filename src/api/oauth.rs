@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::envelope::{ApiResult, OptionalJson, Path, Query, invalid, not_found};
+use super::envelope::{ApiResult, OptionalJson, Path, Query, not_found};
 use super::{AppState, SharedState, now};
 use crate::auth::flow::{self, OAuthEnv, StateProblem};
 use crate::error::Error;
@@ -89,10 +89,7 @@ pub async fn auth_url(
     OptionalJson(body): OptionalJson<AuthUrlRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     if let Some(url) = &body.redirect_url {
-        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !ok {
-            return Err(invalid("redirect_url must be an absolute http(s) URL"));
-        }
+        super::check_redirect_url(&state, url)?;
     }
     let (account, connection) = state
         .store

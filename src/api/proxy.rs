@@ -120,6 +120,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
             account_config: Some(&account.config),
             credentials: Some(&credentials),
             auth: Some(subject.auth),
+            credentials_origin: execute::credentials_origin(subject),
         };
         let rendered = engine::render_proxy(
             provider,

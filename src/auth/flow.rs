@@ -27,7 +27,7 @@ use crate::engine;
 use crate::error::{Error, ErrorCode};
 use crate::registry::{Auth, Provider};
 use crate::spec::AuthType;
-use crate::store::{ConnectedAccount, Connection, OAuthState, Store};
+use crate::store::{ConnectedAccount, Connection, Grant, OAuthState, Store};
 use crate::upstream::Upstream;
 use crate::vault::{Place, Vault, fingerprint};
 
@@ -276,15 +276,16 @@ pub async fn complete(
     let expires_at = tokens
         .expires_in
         .map(|e| clock::now_ms() + e.as_millis() as i64);
+    let origin = engine::api_origin(provider, auth, &connection.config, &config);
+    let grant = Grant {
+        sealed: &sealed,
+        expires_at,
+        origin: origin.as_deref(),
+        scopes: &granted,
+        config: &config,
+    };
     env.store
-        .authorize_account(
-            &accepted.state.account_id,
-            &sealed,
-            expires_at,
-            &granted,
-            &config,
-            &clock::now(),
-        )
+        .authorize_account(&accepted.state.account_id, &grant, &clock::now())
         .await
         .map_err(Error::from)?
         .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
@@ -463,15 +464,16 @@ pub async fn import(
         Place::account_credentials(&account.id),
         Value::Object(credentials).to_string().as_bytes(),
     );
+    let origin = engine::api_origin(provider, auth, &connection.config, &config);
+    let grant = Grant {
+        sealed: &sealed,
+        expires_at,
+        origin: origin.as_deref(),
+        scopes: &scopes,
+        config: &config,
+    };
     env.store
-        .authorize_account(
-            &account.id,
-            &sealed,
-            expires_at,
-            &scopes,
-            &config,
-            &clock::now(),
-        )
+        .authorize_account(&account.id, &grant, &clock::now())
         .await
         .map_err(Error::from)?
         .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))

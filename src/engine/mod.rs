@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 pub use paginate::Pager;
 pub use render::{
-    CallContext, REDACTED, RenderedRequest, RequestBody, render, render_auth_url, render_proxy,
-    render_step, validate_parameters,
+    CallContext, REDACTED, RenderedRequest, RequestBody, api_origin, render, render_auth_url,
+    render_proxy, render_step, validate_parameters,
 };
 pub use response::{ProviderResponse, check, content_output, map_output};
 

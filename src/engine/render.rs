@@ -30,6 +30,9 @@ pub struct CallContext<'a> {
     pub credentials: Option<&'a Map<String, Value>>,
     /// The auth method the connection uses; `None`: the provider's default.
     pub auth: Option<&'a Auth>,
+    /// The origin the credentials were issued for; they are injected into no
+    /// request to another one.
+    pub credentials_origin: Option<&'a str>,
 }
 
 impl CallContext<'_> {
@@ -306,6 +309,26 @@ pub fn render_proxy(
         inject(provider, auth, &mut request, &empty, ctx, credentials)?;
     }
     Ok(request)
+}
+
+/// The origin (`https://gitlab.com`) of the API an account of `auth`
+/// reaches with these config values, if its base URL can be built yet.
+pub fn api_origin(
+    provider: &Provider,
+    auth: &Auth,
+    connection_config: &Map<String, Value>,
+    account_config: &Map<String, Value>,
+) -> Option<String> {
+    let ctx = CallContext {
+        connection_config: Some(connection_config),
+        account_config: Some(account_config),
+        ..CallContext::default()
+    };
+    let jinja = context(&Value::Object(Map::new()), &ctx, None, &Map::new());
+    let base = auth.base_url.as_ref().unwrap_or(&provider.base_url);
+    let text = render_text(&provider.templates, base, &jinja).ok()?;
+    let url = url_policy::check_base(&text).ok()?;
+    Some(url.origin().ascii_serialization())
 }
 
 /// Renders an auth endpoint (`token_url`, …) with the connection's config.
@@ -614,6 +637,18 @@ fn inject(
     ctx: &CallContext<'_>,
     credentials: &Map<String, Value>,
 ) -> Result<(), Error> {
+    if let Some(origin) = ctx.credentials_origin {
+        let to = request.url.origin().ascii_serialization();
+        if to != origin {
+            return Err(Error::new(
+                ErrorCode::ReauthorizationRequired,
+                format!(
+                    "the account's credentials were issued for {origin}, and this request goes to {to}; connect the account again for the new address"
+                ),
+            )
+            .with_provider(&provider.key));
+        }
+    }
     let auth_ctx = context(params, ctx, Some(credentials), &Map::new());
     let templates = &provider.templates;
     let fail = |f: RenderFailure| {

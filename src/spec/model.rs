@@ -157,7 +157,9 @@ pub struct AuthSpec {
     pub refresh_url: Option<String>,
     #[serde(default)]
     pub revoke_url: Option<String>,
-    #[serde(default)]
+    /// PKCE (S256) in the authorization code flow; on unless a provider
+    /// refuses it.
+    #[serde(default = "yes")]
     pub pkce: bool,
     #[serde(default)]
     pub client_auth: ClientAuth,

@@ -368,14 +368,16 @@ impl Store {
         &self,
         id: &str,
         sealed: &str,
-        expires_at: Option<i64>,
+        origin: Option<&str>,
         status: AccountStatus,
         now: &str,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
+        let expires_at: Option<i64> = None;
         self.update_account_columns(
             id,
             vec![
                 ("credentials", text(sealed)),
+                ("credentials_origin", Col::Text(origin.map(str::to_owned))),
                 ("credentials_expires_at", Col::Int(expires_at)),
                 (
                     "credentials_issued_at",
@@ -499,16 +501,21 @@ impl Store {
     pub async fn authorize_account(
         &self,
         id: &str,
-        sealed: &str,
-        expires_at: Option<i64>,
-        scopes: &[String],
-        config: &Map<String, Value>,
+        grant: &Grant<'_>,
         now: &str,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
+        let Grant {
+            sealed,
+            expires_at,
+            origin,
+            scopes,
+            config,
+        } = *grant;
         self.update_account_columns(
             id,
             vec![
                 ("credentials", text(sealed)),
+                ("credentials_origin", Col::Text(origin.map(str::to_owned))),
                 ("credentials_expires_at", Col::Int(expires_at)),
                 (
                     "credentials_issued_at",
@@ -860,6 +867,20 @@ pub struct ConnectSession {
     pub browser_hash: Option<String>,
 }
 
+/// An account's new authorization, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    /// The sealed credentials.
+    pub sealed: &'a str,
+    /// When the access token expires (Unix ms).
+    pub expires_at: Option<i64>,
+    /// The API origin the credentials are for.
+    pub origin: Option<&'a str>,
+    pub scopes: &'a [String],
+    /// Values discovered for the account.
+    pub config: &'a Map<String, Value>,
+}
+
 /// A column that holds sealed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealedColumn {
@@ -920,7 +941,7 @@ const CONNECTION_COLUMNS: &str =
     "id, provider, auth_type, scopes, config, managed, secret, created_at, updated_at";
 const ACCOUNT_COLUMNS: &str = "id, connection_id, provider, identifier, identifier_type, label, status, \
      status_reason, status_changed_at, scopes, metadata, config, credentials, credentials_expires_at, \
-     credentials_issued_at, last_used_at, created_at, updated_at";
+     credentials_issued_at, credentials_origin, last_used_at, created_at, updated_at";
 
 /// A `SELECT` with optional equality filters and keyset pagination by id.
 struct Select {

@@ -47,6 +47,8 @@ pub struct ConnectedAccount {
     pub credentials_expires_at: Option<i64>,
     /// When the credentials were stored (Unix ms).
     pub credentials_issued_at: Option<i64>,
+    /// The API origin they were issued for (`https://gitlab.com`).
+    pub credentials_origin: Option<String>,
     pub last_used_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -170,6 +172,7 @@ pub(super) fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         credentials: row.try_get("credentials")?,
         credentials_expires_at: row.try_get("credentials_expires_at")?,
         credentials_issued_at: row.try_get("credentials_issued_at")?,
+        credentials_origin: row.try_get("credentials_origin")?,
         last_used_at: row.try_get("last_used_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,

@@ -283,6 +283,7 @@ mod tests {
             credentials: None,
             credentials_expires_at: Some(now + expires_in_s * 1000),
             credentials_issued_at: Some(now - issued_s_ago * 1000),
+            credentials_origin: None,
             last_used_at: None,
             created_at: String::new(),
             updated_at: String::new(),

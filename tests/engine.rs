@@ -48,6 +48,7 @@ impl Call {
             account_config: Some(&self.account),
             credentials: Some(&self.credentials),
             auth: None,
+            credentials_origin: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The hosted connect page over HTTP, as a browser uses it: the single-use
-//! link bound to the first browser's cookie, CSRF-checked forms, an API-key
-//! form, an OAuth button through the authorization flow, escaped output.
+//! link bound to the first browser that continues (link previews change
+//! nothing), CSRF-checked forms, an API-key form, an OAuth button through the
+//! authorization flow bound to that browser, escaped output.
 
 mod common;
 
@@ -84,9 +85,38 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// Opens the link as a new browser: the page and its session cookie.
+/// Opens the link as a new browser, after a chat app's link preview (HEAD
+/// and GET) did: the Continue button, then the page and its session cookie.
 async fn open(p: &Page) -> (String, String) {
-    let response = browser().get(&p.url).send().await.unwrap();
+    let preview = browser().head(&p.url).send().await.unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert!(preview.headers().get("set-cookie").is_none());
+    let preview = browser().get(&p.url).send().await.unwrap();
+    assert!(preview.headers().get("set-cookie").is_none());
+    let html = preview.text().await.unwrap();
+    let action = format!("<form method=\"post\" action=\"/connect/{}\">", p.token);
+    assert!(
+        html.contains(&action) && html.contains("Continue"),
+        "{html}"
+    );
+
+    let response = browser().post(&p.url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/connect/{}", p.token).as_str()
+    );
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    let response = get_with(&pair, &p.url).await;
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     assert_eq!(headers["x-frame-options"], "DENY");
@@ -96,13 +126,14 @@ async fn open(p: &Page) -> (String, String) {
             .unwrap()
             .starts_with("default-src 'none'")
     );
-    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
-    let pair = cookie.split(';').next().unwrap().to_owned();
     (response.text().await.unwrap(), pair)
+}
+
+/// The page answers `status` and says `text`.
+async fn explains(response: reqwest::Response, status: StatusCode, text: &str) {
+    assert_eq!(response.status(), status);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(text), "{html}");
 }
 
 fn csrf_of(page: &str) -> String {
@@ -151,6 +182,9 @@ async fn an_api_key_account_is_connected_through_the_form() {
     let other = browser().get(&p.url).send().await.unwrap();
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
     assert!(other.text().await.unwrap().contains("opened already"));
+    let other = browser().post(&p.url).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    assert!(other.headers().get("set-cookie").is_none());
     assert_eq!(get_with(&cookie, &p.url).await.status(), StatusCode::OK);
 
     // No CSRF token, or another session's: refused, nothing created.
@@ -177,14 +211,7 @@ async fn an_api_key_account_is_connected_through_the_form() {
         &[("csrf", &csrf), ("apikey", "k")],
     )
     .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("did you mean `api_key`?")
-    );
+    explains(response, StatusCode::BAD_REQUEST, "did you mean `api_key`?").await;
     let response = post_form(
         &p,
         &cookie,
@@ -234,10 +261,47 @@ async fn an_oauth_account_is_connected_through_the_button() {
     assert_eq!(authorize.path(), "/oauth/authorize");
     let q: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
     assert_eq!(q["redirect_uri"], p.gw.url("/v1/oauth/callback"));
+    let flow_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        flow_cookie.starts_with("sb_oauth_")
+            && flow_cookie.contains("Path=/v1/oauth/callback; HttpOnly; SameSite=Lax"),
+        "{flow_cookie}"
+    );
+    let flow_cookie = flow_cookie.split(';').next().unwrap().to_owned();
+
+    // The provider's link forwarded to someone else: their consent cannot
+    // land on this user's account, and the flow stays usable.
+    let response = browser()
+        .get(p.gw.url("/v1/oauth/callback"))
+        .query(&[("code", "th31rs"), ("state", q["state"].as_str())])
+        .send()
+        .await
+        .unwrap();
+    explains(
+        response,
+        StatusCode::BAD_REQUEST,
+        "started in another browser",
+    )
+    .await;
+    let response = browser()
+        .get(p.gw.url("/v1/oauth/callback"))
+        .header(
+            "cookie",
+            format!("{}=forged", flow_cookie.split('=').next().unwrap()),
+        )
+        .query(&[("code", "th31rs"), ("state", q["state"].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     // The provider sends the browser back; the gateway returns it to the page.
     let response = browser()
         .get(p.gw.url("/v1/oauth/callback"))
+        .header("cookie", format!("other=1; {flow_cookie}"))
         .query(&[("code", "c0de"), ("state", q["state"].as_str())])
         .send()
         .await

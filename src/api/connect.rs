@@ -3,10 +3,13 @@
 //! the app building any UI.
 //!
 //! Safe by default: the link's token is single-use (the first browser to
-//! open it gets an HttpOnly session cookie and keeps the page; any other
-//! browser is refused), it expires, every form carries a CSRF token derived
-//! from that session, and every text on the page is escaped. The page uses
-//! no external assets and no JavaScript.
+//! press Continue gets an HttpOnly session cookie and keeps the page; any
+//! other browser is refused), it expires, every form carries a CSRF token
+//! derived from that session, and every text on the page is escaped. A GET
+//! or HEAD changes nothing, so a chat app's link preview does not use the
+//! link up. An OAuth flow started here is bound to the browser too: the
+//! callback must bring the flow's nonce cookie. The page uses no external
+//! assets and no JavaScript.
 
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -139,14 +142,39 @@ pub async fn link_for_provider(
         .map(|(url, _)| url)
 }
 
-/// `GET /connect/{token}`: the page.
+/// `POST /connect/{token}`: the Continue button. The first browser to press
+/// it gets the link.
+pub async fn claim(
+    State(state): State<SharedState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let set_cookie = match open(&state, &token, &headers, true).await {
+        Ok((_, _, set_cookie)) => set_cookie,
+        Err(page) => return page,
+    };
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/connect/{token}"))],
+    )
+        .into_response();
+    if let Some(cookie) = set_cookie
+        && let Ok(v) = cookie.parse()
+    {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `GET /connect/{token}`: the page, once this browser has claimed the link
+/// (else the Continue button).
 pub async fn page(
     State(state): State<SharedState>,
     Path(token): Path<String>,
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (session, sid, set_cookie) = match open(&state, &token, &headers, true).await {
+    let (session, sid, _) = match open(&state, &token, &headers, false).await {
         Ok(v) => v,
         Err(page) => return page,
     };
@@ -182,13 +210,7 @@ pub async fn page(
         .map(|u| format!("<p><a href=\"{}\">Return to the app</a></p>", escape(u)))
         .unwrap_or_default();
     let body = format!("<h1>Connect your accounts</h1>{banner}<ul>{items}</ul>{back}");
-    let mut response = html(StatusCode::OK, &body);
-    if let Some(cookie) = set_cookie
-        && let Ok(v) = cookie.parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    response
+    html(StatusCode::OK, &body)
 }
 
 /// `POST /connect/{token}/oauth/{connection_id}`: off to the provider.
@@ -211,6 +233,7 @@ pub async fn start_oauth(
         );
     };
     let back = format!("{}/connect/{token}", public_base(&state));
+    let nonce = crate::vault::random_token();
     match crate::auth::flow::begin(
         &super::oauth::env(&state, &provider),
         &provider,
@@ -218,10 +241,25 @@ pub async fn start_oauth(
         &account,
         Some(back),
         &[],
+        Some(&nonce),
     )
     .await
     {
-        Ok(link) => (StatusCode::SEE_OTHER, [(header::LOCATION, link.url)]).into_response(),
+        Ok(link) => {
+            let cookie = cookie(
+                &state,
+                &crate::auth::flow::browser_cookie_name(&link.state_hash),
+                &nonce,
+                "/v1/oauth/callback",
+                crate::auth::flow::STATE_TTL.as_secs(),
+            );
+            let mut response =
+                (StatusCode::SEE_OTHER, [(header::LOCATION, link.url)]).into_response();
+            if let Ok(v) = cookie.parse() {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            response
+        }
         Err(e) => message(StatusCode::BAD_REQUEST, &e.message),
     }
 }
@@ -332,14 +370,15 @@ async fn post_context(
     Ok((session, connection, provider))
 }
 
-/// The session of `token` and the browser's session id. The first GET binds
-/// the link to this browser (returning the cookie to set); later requests
-/// must come with that cookie.
+/// The session of `token` and the browser's session id. With `may_claim`
+/// (the Continue button) an unclaimed link is bound to this browser,
+/// returning the cookie to set; otherwise an unclaimed link answers with the
+/// Continue page. Once claimed, requests must come with that cookie.
 async fn open(
     state: &SharedState,
     token: &str,
     headers: &HeaderMap,
-    may_open: bool,
+    may_claim: bool,
 ) -> Result<(ConnectSession, String, Option<String>), Response> {
     let hash = fingerprint(token);
     let Ok(Some(session)) = state.store.get_connect_session(&hash).await else {
@@ -351,14 +390,15 @@ async fn open(
             "This link has expired. Ask the app for a new one.",
         ));
     }
-    let cookie = cookie_value(headers);
-    match (&session.browser_hash, cookie) {
+    let presented = super::cookie_value(headers, COOKIE);
+    match (&session.browser_hash, presented) {
         (Some(bound), Some(sid))
             if bool::from(bound.as_bytes().ct_eq(fingerprint(&sid).as_bytes())) =>
         {
             Ok((session, sid, None))
         }
-        (None, _) if may_open => {
+        (None, _) if !may_claim => Err(continue_page(token)),
+        (None, _) => {
             let sid = crate::vault::random_token();
             if !state
                 .store
@@ -368,14 +408,12 @@ async fn open(
             {
                 return Err(used());
             }
-            let secure = if public_base(state).starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{COOKIE}={sid}; Path=/connect/{token}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                SESSION_TTL_MS / 1000
+            let cookie = cookie(
+                state,
+                COOKIE,
+                &sid,
+                &format!("/connect/{token}"),
+                (SESSION_TTL_MS / 1000) as u64,
             );
             Ok((session, sid, Some(cookie)))
         }
@@ -383,24 +421,36 @@ async fn open(
     }
 }
 
+/// An HttpOnly, SameSite=Lax cookie for `path` (Secure when the gateway is
+/// reached over https).
+fn cookie(state: &SharedState, name: &str, value: &str, path: &str, max_age_s: u64) -> String {
+    let secure = if public_base(state).starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}")
+}
+
+/// What an unclaimed link shows: nothing happens until the user continues.
+fn continue_page(token: &str) -> Response {
+    html(
+        StatusCode::OK,
+        &format!(
+            "<h1>Connect your accounts</h1>\
+             <p>An app asks you to connect some of your accounts. This link works in one browser: \
+             the one where you continue.</p>\
+             <form method=\"post\" action=\"/connect/{}\"><button type=\"submit\">Continue</button></form>",
+            escape(token)
+        ),
+    )
+}
+
 fn used() -> Response {
     message(
         StatusCode::FORBIDDEN,
         "This link was opened already. Ask the app for a new one.",
     )
-}
-
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_owned)
-        })
 }
 
 /// The account of `identifier` on `connection` (label `default`), if any.

@@ -195,7 +195,7 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         // The provider's redirect: its `state` authenticates it, not a key.
         .route("/v1/oauth/callback", get(oauth::callback))
         // The hosted connect page: its link and session cookie authenticate it.
-        .route("/connect/{token}", get(connect::page))
+        .route("/connect/{token}", get(connect::page).post(connect::claim))
         .route(
             "/connect/{token}/oauth/{connection_id}",
             post(connect::start_oauth),
@@ -304,6 +304,19 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
         );
     });
     response
+}
+
+/// The value of the cookie `name` the browser sent, if any.
+fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
 }
 
 /// A request path as logged: link tokens (connect pages, MCP links) are

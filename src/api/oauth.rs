@@ -71,6 +71,7 @@ pub async fn link_for(
         account,
         None,
         extra_scopes,
+        None,
     )
     .await
     {
@@ -108,6 +109,7 @@ pub async fn auth_url(
         &account,
         body.redirect_url,
         &scopes,
+        None,
     )
     .await?;
     let expires = crate::clock::text_of_ms(link.expires_at);
@@ -119,6 +121,7 @@ pub async fn auth_url(
 pub async fn callback(
     State(state): State<SharedState>,
     Query(q): Query<CallbackQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return page(
@@ -127,7 +130,9 @@ pub async fn callback(
             StateProblem::Unknown.message(),
         );
     };
-    let accepted = match flow::accept_state(&state.store, raw_state).await {
+    let cookie = flow::browser_cookie_name(&crate::vault::fingerprint(raw_state));
+    let browser = super::cookie_value(&headers, &cookie);
+    let accepted = match flow::accept_state(&state.store, raw_state, browser.as_deref()).await {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(problem)) => {
             return page(

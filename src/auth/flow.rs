@@ -67,9 +67,20 @@ pub struct AuthorizationLink {
     pub url: String,
     /// Unix milliseconds.
     pub expires_at: i64,
+    /// SHA-256 of the state, which names the flow's browser cookie.
+    pub state_hash: String,
 }
 
-/// Creates an authorization URL for `account` (see module docs).
+/// The cookie that binds a flow to the browser that started it. One per
+/// flow, so flows started side by side in one browser do not overwrite each
+/// other's.
+pub fn browser_cookie_name(state_hash: &str) -> String {
+    format!("sb_oauth_{}", &state_hash[..16])
+}
+
+/// Creates an authorization URL for `account` (see module docs). With a
+/// `browser` nonce, only a callback that presents it (in the cookie named by
+/// [`browser_cookie_name`]) completes the flow.
 pub async fn begin(
     env: &OAuthEnv<'_>,
     provider: &Provider,
@@ -77,6 +88,7 @@ pub async fn begin(
     account: &ConnectedAccount,
     redirect_url: Option<String>,
     extra_scopes: &[String],
+    browser: Option<&str>,
 ) -> Result<AuthorizationLink, Error> {
     let auth = super::method(provider, connection)?;
     if auth.kind != AuthType::Oauth2 {
@@ -138,12 +150,14 @@ pub async fn begin(
             created_at: clock::now(),
             expires_at,
             used_at: None,
+            browser_hash: browser.map(fingerprint),
         })
         .await
         .map_err(Error::from)?;
     Ok(AuthorizationLink {
         url: url.to_string(),
         expires_at,
+        state_hash,
     })
 }
 
@@ -153,6 +167,8 @@ pub enum StateProblem {
     Unknown,
     Used,
     Expired,
+    /// The flow was started in another browser.
+    OtherBrowser,
 }
 
 impl StateProblem {
@@ -161,6 +177,9 @@ impl StateProblem {
             StateProblem::Unknown => "This authorization link is not valid.",
             StateProblem::Used => "This authorization link was used already. Ask for a new one.",
             StateProblem::Expired => "This authorization link has expired. Ask for a new one.",
+            StateProblem::OtherBrowser => {
+                "This authorization was started in another browser. Open the link you were given in this browser and connect from there."
+            }
         }
     }
 }
@@ -170,10 +189,13 @@ pub struct AcceptedState {
     pub state: OAuthState,
 }
 
-/// Checks the state of a callback and uses it up.
+/// Checks the state of a callback (and the browser's nonce, when the flow is
+/// bound to a browser) and uses it up. A callback from another browser does
+/// not use it up: the user who started the flow can still finish it.
 pub async fn accept_state(
     store: &Store,
     state: &str,
+    browser: Option<&str>,
 ) -> Result<Result<AcceptedState, StateProblem>, Error> {
     let hash = fingerprint(state);
     let Some(row) = store.get_oauth_state(&hash).await.map_err(Error::from)? else {
@@ -185,6 +207,15 @@ pub async fn accept_state(
     let now_ms = clock::now_ms();
     if row.expires_at <= now_ms {
         return Ok(Err(StateProblem::Expired));
+    }
+    if let Some(bound) = &row.browser_hash {
+        let presented = browser.map(fingerprint).unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            bound.as_bytes(),
+            presented.as_bytes(),
+        )) {
+            return Ok(Err(StateProblem::OtherBrowser));
+        }
     }
     if !store
         .use_oauth_state(&hash, &clock::now(), now_ms)

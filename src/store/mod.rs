@@ -408,8 +408,8 @@ impl Store {
 
     pub async fn insert_oauth_state(&self, st: &OAuthState) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+            "INSERT INTO oauth_states (state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at, browser_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
         .bind(&st.state_hash)
         .bind(&st.account_id)
@@ -418,6 +418,7 @@ impl Store {
         .bind(json_text(&st.scopes))
         .bind(&st.created_at)
         .bind(st.expires_at)
+        .bind(st.browser_hash.clone())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -428,7 +429,7 @@ impl Store {
         state_hash: &str,
     ) -> Result<Option<OAuthState>, StoreError> {
         let row = sqlx::query(
-            "SELECT state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at \
+            "SELECT state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at, browser_hash \
              FROM oauth_states WHERE state_hash = $1",
         )
         .bind(state_hash)
@@ -444,6 +445,7 @@ impl Store {
                 created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,
                 used_at: r.try_get("used_at")?,
+                browser_hash: r.try_get("browser_hash")?,
             })
         })
         .transpose()
@@ -841,6 +843,10 @@ pub struct OAuthState {
     /// Unix milliseconds.
     pub expires_at: i64,
     pub used_at: Option<String>,
+    /// Hash of the nonce cookie of the browser that started the flow, when
+    /// it started in a browser (the connect page): the callback must come
+    /// from that browser.
+    pub browser_hash: Option<String>,
 }
 
 impl std::fmt::Debug for OAuthState {

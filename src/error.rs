@@ -96,6 +96,9 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The longest wait an error asks a caller for: one day.
+pub const MAX_RETRY_AFTER_S: u64 = 24 * 60 * 60;
+
 /// A failure as callers see it: a contract code, a message safe to show, and
 /// the optional envelope fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,8 +154,10 @@ impl Error {
         self
     }
 
+    /// Sets `retry_after_s`, at most [`MAX_RETRY_AFTER_S`] (a provider's
+    /// absurd ask is not passed on as such).
     pub fn with_retry_after(mut self, seconds: u64) -> Error {
-        self.retry_after_s = Some(seconds);
+        self.retry_after_s = Some(seconds.min(MAX_RETRY_AFTER_S));
         self
     }
 

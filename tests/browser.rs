@@ -261,8 +261,13 @@ async fn a_user_connects_two_accounts_in_a_real_browser() {
         .await;
     let link = session["url"].as_str().unwrap();
 
-    // The API-key form.
+    // Continue claims the link for this browser; then the API-key form.
     driver.go(link).await;
+    driver.click("form[action^='/connect/'] button").await;
+    common::eventually("the page after Continue", || async {
+        driver.source().await.contains("name=\"api_key\"")
+    })
+    .await;
     driver
         .type_into("input[name=api_key]", "sk_typed_by_bea")
         .await;

@@ -1,5 +1,6 @@
 //! Property tests: random spec text, random parameters and random provider
-//! answers give errors, never panics.
+//! answers (their headers too) give errors, never panics, and no provider
+//! can make the gateway wait longer than a day.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -7,7 +8,10 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use switchboard::engine::{self, CallContext, ProviderResponse};
+use switchboard::error::MAX_RETRY_AFTER_S;
 use switchboard::registry::{Registry, load_source};
+use switchboard::spec::RetrySpec;
+use switchboard::upstream::retry::{MAX_PROVIDER_DELAY, RetryConfig, RetryPolicy};
 
 fn fixture_source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
@@ -31,6 +35,23 @@ fn registry() -> &'static Registry {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs");
         Registry::load_dir(&dir, &Default::default()).registry
     })
+}
+
+/// What a provider may put in `Retry-After` or a reset header: numbers of
+/// every size and sign, HTTP dates of any year, and noise.
+fn delay_header() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|f| f.to_string()),
+        (0u64..253_402_300_799).prop_map(|s| httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)
+        )),
+        Just("1e300".to_owned()),
+        Just("inf".to_owned()),
+        Just("NaN".to_owned()),
+        "[ -~]{0,40}",
+    ]
 }
 
 /// Arbitrary JSON, nested a few levels.
@@ -136,6 +157,39 @@ proptest! {
                     Err(e) => prop_assert_eq!(e.provider.as_deref(), Some(provider.key.as_str())),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn random_provider_headers_give_bounded_waits(
+        retry_after in delay_header(),
+        reset in delay_header(),
+        status in prop::sample::select(vec![200u16, 400, 429, 500, 503]),
+        body_delay in any::<f64>(),
+    ) {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [("retry-after", &retry_after), ("x-ratelimit-reset", &reset)] {
+            if let Ok(v) = http::HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        }
+        let spec = RetrySpec {
+            max_attempts: None,
+            on_status: None,
+            retry_after_header: None,
+            reset_header: Some("X-RateLimit-Reset".into()),
+        };
+        let policy = RetryPolicy::new(&RetryConfig::default(), Some(&spec));
+        if let Some(wait) = policy.server_delay(&headers) {
+            prop_assert!(wait <= MAX_PROVIDER_DELAY, "{wait:?}");
+        }
+        // The error a caller gets passes the ask on, bounded, from headers
+        // or (Discord-style) from the body.
+        let (provider, _) = contract_registry().tool("shop.list_products").unwrap();
+        let body = json!({"error": {"retry_after": body_delay}}).to_string().into_bytes();
+        let response = ProviderResponse { status, headers, body };
+        if let Err(e) = engine::check(provider, &response) {
+            prop_assert!(e.retry_after_s.is_none_or(|s| s <= MAX_RETRY_AFTER_S), "{e:?}");
         }
     }
 }

@@ -110,7 +110,8 @@ impl RetryPolicy {
                 ));
             }
             if let Ok(when) = httpdate::parse_http_date(v) {
-                return Some(when.duration_since(SystemTime::now()).unwrap_or_default());
+                let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
+                return Some(wait.min(MAX_PROVIDER_DELAY));
             }
         }
         let v = text(self.reset_header.as_ref()?)?;
@@ -132,7 +133,7 @@ impl RetryPolicy {
 
 /// The longest wait a provider's answer can ask for; longer asks are read
 /// as this (they fail the call at once with `retry_after_s` anyway).
-pub const MAX_PROVIDER_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_PROVIDER_DELAY: Duration = Duration::from_secs(crate::error::MAX_RETRY_AFTER_S);
 
 /// Seconds from a provider (any finite or infinite number) as a duration
 /// within `0..=MAX_PROVIDER_DELAY`; never panics.

@@ -267,7 +267,7 @@ async fn an_oauth_account_is_connected_through_the_button() {
         .to_owned();
     assert!(
         flow_cookie.starts_with("sb_oauth_")
-            && flow_cookie.contains("Path=/v1/oauth/callback; HttpOnly; SameSite=Lax"),
+            && flow_cookie.contains("Path=/v1/oauth; HttpOnly; SameSite=Lax"),
         "{flow_cookie}"
     );
     let flow_cookie = flow_cookie.split(';').next().unwrap().to_owned();

@@ -334,13 +334,9 @@ async fn redirect_urls_must_be_on_an_allowed_origin() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // The link carries PKCE (S256).
-    assert!(
-        body["url"]
-            .as_str()
-            .unwrap()
-            .contains("code_challenge_method=S256")
-    );
+    // The provider's link carries PKCE (S256).
+    let (url, _) = gw.continue_flow(body["url"].as_str().unwrap()).await;
+    assert!(url.as_str().contains("code_challenge_method=S256"), "{url}");
     let (status, _) = gw
         .post(
             "/v1/connect-sessions",

@@ -91,6 +91,8 @@ struct Flow {
     mock: MockServer,
     grant: Grant,
     account: String,
+    /// The user's browser's cookies (`name=value`), one per flow it started.
+    cookies: std::sync::Mutex<Vec<String>>,
 }
 
 async fn flow() -> Flow {
@@ -146,6 +148,7 @@ async fn flow_of(spec: &str) -> Flow {
         mock,
         grant,
         account,
+        cookies: Default::default(),
     }
 }
 
@@ -164,7 +167,7 @@ async fn authorize(f: &Flow, redirect_url: Option<&str>) -> String {
         .await;
     assert_eq!(status, StatusCode::OK, "{link}");
     assert!(link["state_expires_at"].as_str().is_some());
-    let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+    let url = open_link(f, link["url"].as_str().unwrap()).await;
     assert_eq!(
         format!("{}{}", url.origin().ascii_serialization(), url.path()),
         format!("{}/oauth/authorize", f.mock.uri())
@@ -182,18 +185,31 @@ async fn authorize(f: &Flow, redirect_url: Option<&str>) -> String {
     q["state"].clone()
 }
 
+/// The user opens a start link in their browser and continues: the
+/// provider's authorization URL, with the flow's cookie kept.
+async fn open_link(f: &Flow, link: &str) -> url::Url {
+    let (url, cookie) = f.gw.continue_flow(link).await;
+    f.cookies.lock().unwrap().push(cookie);
+    url
+}
+
 /// The user's browser coming back to the gateway.
 async fn callback(f: &Flow, query: &[(&str, &str)]) -> reqwest::Response {
+    let cookies = f.cookies.lock().unwrap().join("; ");
+    callback_from(f, &cookies, query).await
+}
+
+/// A browser with `cookies` arriving at the callback.
+async fn callback_from(f: &Flow, cookies: &str, query: &[(&str, &str)]) -> reqwest::Response {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    client
-        .get(f.gw.url("/v1/oauth/callback"))
-        .query(query)
-        .send()
-        .await
-        .unwrap()
+    let mut request = client.get(f.gw.url("/v1/oauth/callback")).query(query);
+    if !cookies.is_empty() {
+        request = request.header("cookie", cookies);
+    }
+    request.send().await.unwrap()
 }
 
 fn location(response: &reqwest::Response) -> HashMap<String, String> {
@@ -250,6 +266,86 @@ async fn the_code_flow_with_pkce_connects_the_account() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("used already"));
     f.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_belongs_to_the_browser_that_continued_it() {
+    let f = flow().await;
+    let (_, link) =
+        f.gw.post(
+            &format!("/v1/connected-accounts/{}/auth-url", f.account),
+            json!({}),
+        )
+        .await;
+    let link = link["url"].as_str().unwrap().to_owned();
+    let state = link.rsplit('/').next().unwrap().to_owned();
+    let browser = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+
+    // The state alone, without the start link: refused, and still usable.
+    let response = callback(&f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("not started from its link")
+    );
+
+    // A link preview fetches the page: nothing is claimed.
+    let preview = browser().get(&link).send().await.unwrap();
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert!(preview.headers().get("set-cookie").is_none());
+    assert!(preview.text().await.unwrap().contains("Continue to Studio"));
+
+    // Ann continues; the link is now hers.
+    let url = open_link(&f, &link).await;
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    *f.grant.challenge.lock().unwrap() = Some(q["code_challenge"].clone());
+    *f.grant.redirect_uri.lock().unwrap() = Some(q["redirect_uri"].clone());
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let other = browser().request(method, &link).send().await.unwrap();
+        assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+        assert!(other.headers().get("set-cookie").is_none());
+        assert!(other.text().await.unwrap().contains("another browser"));
+    }
+
+    // She forwards the provider's page to Bob, who consents: his browser
+    // has no cookie, so nothing is stored, and the flow stays hers.
+    for cookies in [
+        "",
+        "other=1",
+        &format!("sb_oauth_{}=forged", &sha256_hex(&state)[..16]),
+    ] {
+        let response =
+            callback_from(&f, cookies, &[("code", "bobs-code"), ("state", &state)]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{cookies}");
+        assert!(response.text().await.unwrap().contains("another browser"));
+    }
+    let response = callback(&f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens_asked = f
+        .mock
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/oauth/token")
+        .count();
+    assert_eq!(tokens_asked, 1, "only Ann's code was exchanged");
+    f.gw.stop().await;
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,13 +426,13 @@ async fn a_call_on_an_unconnected_account_carries_a_fresh_link() {
     let link = body["error"]["details"]["auth_url"]
         .as_str()
         .expect("a link to hand to the user");
-    assert!(
-        link.starts_with(&format!("{}/oauth/authorize?", f.mock.uri())),
-        "{link}"
-    );
-
     // The link works: the user authorizes, and the call succeeds.
-    let url = url::Url::parse(link).unwrap();
+    let url = open_link(&f, link).await;
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/oauth/authorize?", f.mock.uri())),
+        "{url}"
+    );
     let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
     *f.grant.challenge.lock().unwrap() = Some(q["code_challenge"].clone());
     *f.grant.redirect_uri.lock().unwrap() = Some(q["redirect_uri"].clone());
@@ -448,7 +544,7 @@ async fn a_tool_needing_an_ungranted_scope_asks_for_it() {
         "the account was not granted the scope this tool needs: admin"
     );
     assert_eq!(body["error"]["details"]["missing_scopes"], json!(["admin"]));
-    let link = url::Url::parse(body["error"]["details"]["auth_url"].as_str().unwrap()).unwrap();
+    let link = open_link(&f, body["error"]["details"]["auth_url"].as_str().unwrap()).await;
     let scope = link
         .query_pairs()
         .find(|(k, _)| k == "scope")
@@ -490,7 +586,7 @@ async fn the_code_flow_without_pkce() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{link}");
-    let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+    let url = open_link(&f, link["url"].as_str().unwrap()).await;
     let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert!(!q.contains_key("code_challenge") && !q.contains_key("code_challenge_method"));
     *f.grant.redirect_uri.lock().unwrap() = Some(q["redirect_uri"].clone());

@@ -245,7 +245,11 @@ async fn invalid_grant_revokes_and_asks_for_the_user(backend: Backend) {
     let link = body["error"]["details"]["auth_url"]
         .as_str()
         .expect("a fresh link");
-    assert!(link.starts_with(&format!("{}/oauth/authorize?", w.mock.uri())));
+    let (url, _) = w.gw.continue_flow(link).await;
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/oauth/authorize?", w.mock.uri()))
+    );
     let (_, account) =
         w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
             .await;

@@ -246,13 +246,7 @@ pub async fn start_oauth(
     .await
     {
         Ok(link) => {
-            let cookie = cookie(
-                &state,
-                &crate::auth::flow::browser_cookie_name(&link.state_hash),
-                &nonce,
-                "/v1/oauth/callback",
-                crate::auth::flow::STATE_TTL.as_secs(),
-            );
+            let cookie = super::oauth::flow_cookie(&state, &link.state_hash, &nonce);
             let mut response =
                 (StatusCode::SEE_OTHER, [(header::LOCATION, link.url)]).into_response();
             if let Ok(v) = cookie.parse() {
@@ -423,7 +417,13 @@ async fn open(
 
 /// An HttpOnly, SameSite=Lax cookie for `path` (Secure when the gateway is
 /// reached over https).
-fn cookie(state: &SharedState, name: &str, value: &str, path: &str, max_age_s: u64) -> String {
+pub(super) fn cookie(
+    state: &SharedState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age_s: u64,
+) -> String {
     let secure = if public_base(state).starts_with("https://") {
         "; Secure"
     } else {
@@ -555,7 +555,7 @@ fn message(status: StatusCode, text: &str) -> Response {
     )
 }
 
-fn html(status: StatusCode, body: &str) -> Response {
+pub(super) fn html(status: StatusCode, body: &str) -> Response {
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>Connect your accounts</title></head>\

@@ -194,6 +194,10 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         .merge(mcp_by_link)
         // The provider's redirect: its `state` authenticates it, not a key.
         .route("/v1/oauth/callback", get(oauth::callback))
+        .route(
+            "/v1/oauth/start/{state}",
+            get(oauth::start_page).post(oauth::start),
+        )
         // The hosted connect page: its link and session cookie authenticate it.
         .route("/connect/{token}", get(connect::page).post(connect::claim))
         .route(
@@ -332,7 +336,8 @@ fn log_path(path: &str) -> String {
             out.push('/');
         }
         first = false;
-        let secret = matches!(previous, "connect" | "mcp") && out.matches('/').count() == 2;
+        let secret = (matches!(previous, "connect" | "mcp") && out.matches('/').count() == 2)
+            || (previous == "start" && out == "/v1/oauth/start/");
         out.push_str(if secret { "{token}" } else { segment });
         previous = segment;
         if out.len() > MAX {
@@ -413,7 +418,10 @@ async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Re
 /// needs an API key.
 async fn require_key_for_v1(state: State<SharedState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let keyed = (path == "/v1" || path.starts_with("/v1/")) && path != "/v1/oauth/callback";
+    // The OAuth start link and callback are authenticated by their state.
+    let keyed = (path == "/v1" || path.starts_with("/v1/"))
+        && path != "/v1/oauth/callback"
+        && !path.starts_with("/v1/oauth/start/");
     if keyed {
         require_api_key(state, req, next).await
     } else {
@@ -552,6 +560,7 @@ mod tests {
     fn logged_paths_hide_link_tokens() {
         let cases = [
             ("/connect/s3cr3t", "/connect/{token}"),
+            ("/v1/oauth/start/s3cr3t", "/v1/oauth/start/{token}"),
             (
                 "/connect/s3cr3t/oauth/conn_1",
                 "/connect/{token}/oauth/conn_1",

@@ -1,9 +1,17 @@
-//! Connecting OAuth 2.0 accounts: `POST /v1/connected-accounts/{id}/auth-url`
-//! and the provider's redirect back, `GET /v1/oauth/callback`.
+//! Connecting OAuth 2.0 accounts: `POST /v1/connected-accounts/{id}/auth-url`,
+//! the start link it returns (`/v1/oauth/start/{state}`), and the provider's
+//! redirect back, `GET /v1/oauth/callback`.
 //!
-//! The callback carries no API key: its `state` authenticates it. It ends in
-//! a redirect to the app's `redirect_url` (with `connected_account_id` and
-//! `status`) or, without one, in a small result page.
+//! Every flow is bound to one browser. The start link shows a Continue
+//! button (a GET changes nothing, so a link preview does not claim it); the
+//! first browser to continue gets a nonce cookie and goes on to the provider,
+//! and the callback is accepted only with that cookie. So a provider link
+//! forwarded to someone else cannot put their account under this user.
+//!
+//! The start link and the callback carry no API key: the `state`
+//! authenticates them. The callback ends in a redirect to the app's
+//! `redirect_url` (with `connected_account_id` and `status`) or, without one,
+//! in a small result page.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,7 +24,7 @@ use super::{AppState, SharedState, now};
 use crate::auth::flow::{self, OAuthEnv, StateProblem};
 use crate::error::Error;
 use crate::registry::Provider;
-use crate::store::{ConnectedAccount, Connection};
+use crate::store::{ConnectedAccount, Connection, OAuthState};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +83,7 @@ pub async fn link_for(
     )
     .await
     {
-        Ok(link) => Some(link.url),
+        Ok(link) => Some(start_url(state, &link.state)),
         Err(e) => {
             tracing::warn!(account = %account.id, error = %e, "no authorization link for the account");
             None
@@ -114,8 +122,146 @@ pub async fn auth_url(
     .await?;
     let expires = crate::clock::text_of_ms(link.expires_at);
     Ok(axum::Json(
-        json!({"url": link.url, "state_expires_at": expires}),
+        json!({"url": start_url(&state, &link.state), "state_expires_at": expires}),
     ))
+}
+
+/// The gateway's start link of a flow.
+fn start_url(state: &AppState, flow_state: &str) -> String {
+    let base = redirect_uri(state);
+    format!("{}/start/{flow_state}", base.trim_end_matches("/callback"))
+}
+
+/// The cookie binding the flow of `state_hash` to the browser holding `nonce`
+/// (sent to the start link and the callback only).
+pub(super) fn flow_cookie(state: &SharedState, state_hash: &str, nonce: &str) -> String {
+    super::connect::cookie(
+        state,
+        &flow::browser_cookie_name(state_hash),
+        nonce,
+        "/v1/oauth",
+        flow::STATE_TTL.as_secs(),
+    )
+}
+
+/// A start link's request: the pending flow of its state, the account's
+/// connection and provider, and the browser's flow cookie, once the cookie
+/// is known to fit (an extractor: a refusal is the answer).
+pub struct StartContext {
+    flow_state: String,
+    row: OAuthState,
+    connection: Connection,
+    provider: std::sync::Arc<Provider>,
+    cookie: Option<String>,
+}
+
+impl axum::extract::FromRequestParts<SharedState> for StartContext {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &SharedState,
+    ) -> Result<StartContext, Response> {
+        let Path(flow_state) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        start_context(state, flow_state, &parts.headers).await
+    }
+}
+
+async fn start_context(
+    state: &SharedState,
+    flow_state: String,
+    headers: &axum::http::HeaderMap,
+) -> Result<StartContext, Response> {
+    let hash = crate::vault::fingerprint(&flow_state);
+    let row = match flow::pending(&state.store, &hash).await {
+        Ok(Ok(row)) => row,
+        Ok(Err(problem)) => return Err(refused(problem)),
+        Err(e) => return Err(failed(&e)),
+    };
+    let cookie = super::cookie_value(headers, &flow::browser_cookie_name(&hash));
+    if let Some(bound) = &row.browser_hash
+        && !flow::same_browser(bound, cookie.as_deref())
+    {
+        return Err(refused(StateProblem::OtherBrowser));
+    }
+    let Ok(Some((account, connection))) = state
+        .store
+        .get_account_with_connection(&row.account_id)
+        .await
+    else {
+        return Err(refused(StateProblem::Unknown));
+    };
+    let Some(provider) = state.specs.current().provider(&account.provider).cloned() else {
+        return Err(refused(StateProblem::Unknown));
+    };
+    Ok(StartContext {
+        flow_state,
+        row,
+        connection,
+        provider,
+        cookie,
+    })
+}
+
+/// `GET /v1/oauth/start/{state}`: what the flow is, and a Continue button.
+/// Changes nothing.
+pub async fn start_page(context: StartContext) -> Response {
+    let name = escape(&context.provider.display_name);
+    super::connect::html(
+        StatusCode::OK,
+        &format!(
+            "<h1>Connect your {name} account</h1>\
+             <p>You will be sent to {name} to allow access. This link works in one browser: \
+             the one where you continue.</p>\
+             <form method=\"post\" action=\"/v1/oauth/start/{}\">\
+             <button type=\"submit\">Continue to {name}</button></form>",
+            escape(&context.flow_state)
+        ),
+    )
+}
+
+/// `POST /v1/oauth/start/{state}`: the Continue button. Binds the flow to
+/// this browser and sends it to the provider.
+pub async fn start(State(state): State<SharedState>, context: StartContext) -> Response {
+    let nonce = context.cookie.unwrap_or_else(crate::vault::random_token);
+    let provider_url = match flow::claim(
+        &env(&state, &context.provider),
+        &context.provider,
+        &context.connection,
+        &context.flow_state,
+        &context.row,
+        &nonce,
+    )
+    .await
+    {
+        Ok(Ok(url)) => url,
+        Ok(Err(problem)) => return refused(problem),
+        Err(e) => return failed(&e),
+    };
+    let cookie = flow_cookie(&state, &context.row.state_hash, &nonce);
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, provider_url)]).into_response();
+    if let Ok(v) = cookie.parse() {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn refused(problem: StateProblem) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Authorization failed",
+        problem.message(),
+    )
+}
+
+fn failed(e: &Error) -> Response {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Authorization failed",
+        &e.message,
+    )
 }
 
 pub async fn callback(

@@ -67,6 +67,8 @@ pub struct AuthorizationLink {
     pub url: String,
     /// Unix milliseconds.
     pub expires_at: i64,
+    /// The state, which the gateway's start link carries.
+    pub state: String,
     /// SHA-256 of the state, which names the flow's browser cookie.
     pub state_hash: String,
 }
@@ -78,9 +80,12 @@ pub fn browser_cookie_name(state_hash: &str) -> String {
     format!("sb_oauth_{}", &state_hash[..16])
 }
 
-/// Creates an authorization URL for `account` (see module docs). With a
-/// `browser` nonce, only a callback that presents it (in the cookie named by
-/// [`browser_cookie_name`]) completes the flow.
+/// Starts an authorization of `account` (see module docs): a new state and
+/// the provider's authorization URL. With a `browser` nonce (a flow started
+/// from a page the gateway served to that browser), only a callback that
+/// presents it, in the cookie named by [`browser_cookie_name`], completes the
+/// flow. Without one, the flow must first be claimed by a browser
+/// ([`claim`], the gateway's start link) before its callback is accepted.
 pub async fn begin(
     env: &OAuthEnv<'_>,
     provider: &Provider,
@@ -90,55 +95,28 @@ pub async fn begin(
     extra_scopes: &[String],
     browser: Option<&str>,
 ) -> Result<AuthorizationLink, Error> {
-    let auth = super::method(provider, connection)?;
-    if auth.kind != AuthType::Oauth2 {
-        return Err(Error::new(
-            ErrorCode::InvalidRequest,
-            format!(
-                "provider `{}` does not use OAuth 2.0 authorization",
-                provider.key
-            ),
-        ));
-    }
-    let client = client_of(env, provider, connection)?;
-    let authorization_url = auth
-        .authorization_url
-        .as_ref()
-        .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no authorization_url"))?;
-    let auth_url = engine::render_auth_url(provider, authorization_url, &connection.config)?;
+    let auth = oauth2_method(provider, connection)?;
     let mut scopes = super::scopes(provider, connection);
     for s in extra_scopes {
         if !scopes.contains(s) {
             scopes.push(s.clone());
         }
     }
-
     let state = crate::vault::random_token();
-    let oauth: AuthClient = oauth2::Client::new(ClientId::new(client.client_id.clone()))
-        .set_auth_uri(AuthUrl::new(auth_url).map_err(|_| invalid_endpoint(provider))?)
-        .set_redirect_uri(
-            RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
-        );
-    let mut request = oauth.authorize_url(|| CsrfToken::new(state.clone()));
-    if !scopes.is_empty() {
-        // Joined here: providers disagree on the separator (Slack: ",").
-        request = request.add_extra_param("scope", scopes.join(&auth.scope_separator));
-    }
-    for (k, v) in &auth.authorization_params {
-        request = request.add_extra_param(k.clone(), v.clone());
-    }
-    let mut code_verifier = None;
     let state_hash = fingerprint(&state);
-    if auth.pkce {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        request = request.set_pkce_challenge(challenge);
-        code_verifier = Some(env.vault.seal(
-            Place::code_verifier(&state_hash),
-            verifier.secret().as_bytes(),
-        ));
-    }
-    let (url, _) = request.url();
-
+    let verifier = auth.pkce.then(|| PkceCodeChallenge::new_random_sha256().1);
+    let url = provider_url(
+        env,
+        provider,
+        connection,
+        &state,
+        &scopes,
+        verifier.as_ref(),
+    )?;
+    let code_verifier = verifier.map(|v| {
+        env.vault
+            .seal(Place::code_verifier(&state_hash), v.secret().as_bytes())
+    });
     let expires_at = clock::now_ms() + STATE_TTL.as_millis() as i64;
     env.store
         .insert_oauth_state(&OAuthState {
@@ -150,15 +128,150 @@ pub async fn begin(
             created_at: clock::now(),
             expires_at,
             used_at: None,
+            browser_required: true,
             browser_hash: browser.map(fingerprint),
         })
         .await
         .map_err(Error::from)?;
     Ok(AuthorizationLink {
-        url: url.to_string(),
+        url,
         expires_at,
+        state,
         state_hash,
     })
+}
+
+/// The connection's auth method, which must be the authorization code flow.
+fn oauth2_method<'p>(provider: &'p Provider, connection: &Connection) -> Result<&'p Auth, Error> {
+    let auth = super::method(provider, connection)?;
+    if auth.kind != AuthType::Oauth2 {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "provider `{}` does not use OAuth 2.0 authorization",
+                provider.key
+            ),
+        ));
+    }
+    Ok(auth)
+}
+
+/// The provider's authorization URL for `state`: the same URL whenever it
+/// is built from the same state, scopes and verifier.
+fn provider_url(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    state: &str,
+    scopes: &[String],
+    verifier: Option<&PkceCodeVerifier>,
+) -> Result<String, Error> {
+    let auth = oauth2_method(provider, connection)?;
+    let client = client_of(env, provider, connection)?;
+    let authorization_url = auth
+        .authorization_url
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no authorization_url"))?;
+    let auth_url = engine::render_auth_url(provider, authorization_url, &connection.config)?;
+    let oauth: AuthClient = oauth2::Client::new(ClientId::new(client.client_id.clone()))
+        .set_auth_uri(AuthUrl::new(auth_url).map_err(|_| invalid_endpoint(provider))?)
+        .set_redirect_uri(
+            RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+        );
+    let mut request = oauth.authorize_url(|| CsrfToken::new(state.to_owned()));
+    if !scopes.is_empty() {
+        // Joined here: providers disagree on the separator (Slack: ",").
+        request = request.add_extra_param("scope", scopes.join(&auth.scope_separator));
+    }
+    for (k, v) in &auth.authorization_params {
+        request = request.add_extra_param(k.clone(), v.clone());
+    }
+    if let Some(verifier) = verifier {
+        request =
+            request.set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(verifier));
+    }
+    Ok(request.url().0.to_string())
+}
+
+/// Claims the flow of `state` (its pending `row`, for `connection` of
+/// `provider`) for the browser holding `browser`, a nonce in its cookie, and
+/// rebuilds the provider's URL. The first browser wins; the same browser may
+/// claim again (a double click); any other is refused.
+pub async fn claim(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    connection: &Connection,
+    state: &str,
+    row: &OAuthState,
+    browser: &str,
+) -> Result<Result<String, StateProblem>, Error> {
+    let claimed = match &row.browser_hash {
+        Some(bound) => same_browser(bound, Some(browser)),
+        None => env
+            .store
+            .bind_oauth_state(&row.state_hash, &fingerprint(browser))
+            .await
+            .map_err(Error::from)?,
+    };
+    if !claimed {
+        return Ok(Err(StateProblem::OtherBrowser));
+    }
+    let verifier = row
+        .code_verifier
+        .as_ref()
+        .map(|sealed| open_verifier(env, &row.state_hash, sealed))
+        .transpose()?;
+    provider_url(
+        env,
+        provider,
+        connection,
+        state,
+        &row.scopes,
+        verifier.as_ref(),
+    )
+    .map(Ok)
+}
+
+/// Whether the browser presenting `presented` is the one bound by `bound`.
+pub fn same_browser(bound: &str, presented: Option<&str>) -> bool {
+    let presented = presented.map(fingerprint).unwrap_or_default();
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        bound.as_bytes(),
+        presented.as_bytes(),
+    ))
+}
+
+fn open_verifier(
+    env: &OAuthEnv<'_>,
+    state_hash: &str,
+    sealed: &str,
+) -> Result<PkceCodeVerifier, Error> {
+    let verifier = env
+        .vault
+        .open(Place::code_verifier(state_hash), sealed)
+        .map_err(|_| {
+            Error::new(
+                ErrorCode::Internal,
+                "the authorization's PKCE verifier cannot be read",
+            )
+        })?;
+    Ok(PkceCodeVerifier::new(
+        String::from_utf8_lossy(&verifier).into_owned(),
+    ))
+}
+
+/// The state row of `hash` if it can still be used.
+pub async fn pending(store: &Store, hash: &str) -> Result<Result<OAuthState, StateProblem>, Error> {
+    let Some(row) = store.get_oauth_state(hash).await.map_err(Error::from)? else {
+        return Ok(Err(StateProblem::Unknown));
+    };
+    if row.used_at.is_some() {
+        return Ok(Err(StateProblem::Used));
+    }
+    if row.expires_at <= clock::now_ms() {
+        return Ok(Err(StateProblem::Expired));
+    }
+    Ok(Ok(row))
 }
 
 /// Why a callback's state was not accepted.
@@ -169,6 +282,8 @@ pub enum StateProblem {
     Expired,
     /// The flow was started in another browser.
     OtherBrowser,
+    /// The provider's link was used without the gateway's start link.
+    NotStarted,
 }
 
 impl StateProblem {
@@ -177,6 +292,9 @@ impl StateProblem {
             StateProblem::Unknown => "This authorization link is not valid.",
             StateProblem::Used => "This authorization link was used already. Ask for a new one.",
             StateProblem::Expired => "This authorization link has expired. Ask for a new one.",
+            StateProblem::NotStarted => {
+                "This authorization was not started from its link. Open the link you were given and continue from there."
+            }
             StateProblem::OtherBrowser => {
                 "This authorization was started in another browser. Open the link you were given in this browser and connect from there."
             }
@@ -198,27 +316,19 @@ pub async fn accept_state(
     browser: Option<&str>,
 ) -> Result<Result<AcceptedState, StateProblem>, Error> {
     let hash = fingerprint(state);
-    let Some(row) = store.get_oauth_state(&hash).await.map_err(Error::from)? else {
-        return Ok(Err(StateProblem::Unknown));
+    let row = match pending(store, &hash).await? {
+        Ok(row) => row,
+        Err(problem) => return Ok(Err(problem)),
     };
-    if row.used_at.is_some() {
-        return Ok(Err(StateProblem::Used));
-    }
-    let now_ms = clock::now_ms();
-    if row.expires_at <= now_ms {
-        return Ok(Err(StateProblem::Expired));
-    }
-    if let Some(bound) = &row.browser_hash {
-        let presented = browser.map(fingerprint).unwrap_or_default();
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            bound.as_bytes(),
-            presented.as_bytes(),
-        )) {
+    match &row.browser_hash {
+        Some(bound) if !same_browser(bound, browser) => {
             return Ok(Err(StateProblem::OtherBrowser));
         }
+        None if row.browser_required => return Ok(Err(StateProblem::NotStarted)),
+        _ => {}
     }
     if !store
-        .use_oauth_state(&hash, &clock::now(), now_ms)
+        .use_oauth_state(&hash, &clock::now(), clock::now_ms())
         .await
         .map_err(Error::from)?
     {
@@ -247,16 +357,8 @@ pub async fn complete(
     );
     let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
     if let Some(sealed) = &accepted.state.code_verifier {
-        let place = Place::code_verifier(&accepted.state.state_hash);
-        let verifier = env.vault.open(place, sealed).map_err(|_| {
-            Error::new(
-                ErrorCode::Internal,
-                "the authorization's PKCE verifier cannot be read",
-            )
-        })?;
-        request = request.set_pkce_verifier(PkceCodeVerifier::new(
-            String::from_utf8_lossy(&verifier).into_owned(),
-        ));
+        request =
+            request.set_pkce_verifier(open_verifier(env, &accepted.state.state_hash, sealed)?);
     }
     for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());

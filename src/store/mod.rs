@@ -408,8 +408,8 @@ impl Store {
 
     pub async fn insert_oauth_state(&self, st: &OAuthState) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at, browser_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+            "INSERT INTO oauth_states (state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at, browser_hash, browser_required) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9)",
         )
         .bind(&st.state_hash)
         .bind(&st.account_id)
@@ -419,6 +419,7 @@ impl Store {
         .bind(&st.created_at)
         .bind(st.expires_at)
         .bind(st.browser_hash.clone())
+        .bind(i64::from(st.browser_required))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -429,7 +430,7 @@ impl Store {
         state_hash: &str,
     ) -> Result<Option<OAuthState>, StoreError> {
         let row = sqlx::query(
-            "SELECT state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at, browser_hash \
+            "SELECT state_hash, account_id, redirect_url, code_verifier, scopes, created_at, expires_at, used_at, browser_hash, browser_required \
              FROM oauth_states WHERE state_hash = $1",
         )
         .bind(state_hash)
@@ -446,6 +447,7 @@ impl Store {
                 expires_at: r.try_get("expires_at")?,
                 used_at: r.try_get("used_at")?,
                 browser_hash: r.try_get("browser_hash")?,
+                browser_required: r.try_get::<i64, _>("browser_required")? != 0,
             })
         })
         .transpose()
@@ -465,6 +467,26 @@ impl Store {
         .bind(now)
         .bind(state_hash)
         .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Binds an unbound, unused state to a browser: true for exactly one
+    /// caller, whatever the number of replicas.
+    pub async fn bind_oauth_state(
+        &self,
+        state_hash: &str,
+        browser_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE oauth_states SET browser_hash = $1 \
+             WHERE state_hash = $2 AND browser_hash IS NULL AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(browser_hash)
+        .bind(state_hash)
+        .bind(crate::clock::now_ms())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -843,10 +865,12 @@ pub struct OAuthState {
     /// Unix milliseconds.
     pub expires_at: i64,
     pub used_at: Option<String>,
-    /// Hash of the nonce cookie of the browser that started the flow, when
-    /// it started in a browser (the connect page): the callback must come
-    /// from that browser.
+    /// Hash of the nonce cookie of the browser the flow is bound to: the one
+    /// that started it on the connect page, or that claimed its start link.
     pub browser_hash: Option<String>,
+    /// The callback is accepted only from the bound browser (false for states
+    /// created before flows were bound).
+    pub browser_required: bool,
 }
 
 impl std::fmt::Debug for OAuthState {

@@ -387,7 +387,7 @@ impl TestGateway {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{link}");
-        let url = url::Url::parse(link["url"].as_str().unwrap()).unwrap();
+        let (url, cookie) = self.continue_flow(link["url"].as_str().unwrap()).await;
         let state = url
             .query_pairs()
             .find(|(k, _)| k == "state")
@@ -396,10 +396,38 @@ impl TestGateway {
             .into_owned();
         self.client
             .get(self.url("/v1/oauth/callback"))
+            .header("cookie", cookie)
             .query(&[("code", code), ("state", state.as_str())])
             .send()
             .await
             .unwrap()
+    }
+
+    /// Opens an authorization's start link as the user's browser: the page
+    /// (which changes nothing), then its Continue button. Returns the
+    /// provider's authorization URL and the flow's cookie (`name=value`).
+    pub async fn continue_flow(&self, link: &str) -> (url::Url, String) {
+        assert!(link.starts_with(&self.url("/v1/oauth/start/")), "{link}");
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = browser.get(link).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers().get("set-cookie").is_none());
+        assert!(page.text().await.unwrap().contains("Continue to"));
+        let response = browser.post(link).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()["location"].to_str().unwrap();
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        assert!(
+            cookie.contains("Path=/v1/oauth; HttpOnly; SameSite=Lax"),
+            "{cookie}"
+        );
+        (
+            url::Url::parse(location).unwrap(),
+            cookie.split(';').next().unwrap().to_owned(),
+        )
     }
 
     /// The metrics text.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 from conftest import Gateway, NotesAccount, unique
 from switchboard import (
     AuthUrl,
@@ -57,6 +59,7 @@ def test_happy_path_connection_account_credentials_execute(sb: Switchboard, gate
     finally:
         deleted = sb.connections.delete(conn.id)
     assert deleted.deleted and deleted.id == conn.id and deleted.connected_accounts_deleted == 1
+    assert deleted.revoked_at_provider == 0, "the notes API has no revocation endpoint"
 
 
 def test_connections_get_update_delete(sb: Switchboard) -> None:
@@ -99,7 +102,14 @@ def test_get_auth_url_for_an_oauth_account(sb: Switchboard, gateway: Gateway, st
     assert isinstance(auth, AuthUrl) and str(auth) == auth.url
     assert auth.state_expires_at is not None and auth.state_expires_at > datetime.now(auth.state_expires_at.tzinfo)
 
-    url = urlsplit(auth.url)
+    # The link is the gateway's start page; its Continue button leads the
+    # browser on to the provider, binding the flow to that browser.
+    assert auth.url.startswith(f"{gateway.url}/v1/oauth/start/")
+    with httpx.Client() as browser:
+        assert "Continue to Studio" in browser.get(auth.url).text
+        response = browser.post(auth.url)
+    assert response.status_code == 303 and "sb_oauth_" in response.headers["set-cookie"]
+    url = urlsplit(response.headers["location"])
     assert (url.scheme, url.netloc, url.path) == ("https", "studio.example", "/oauth/authorize")
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert query["response_type"] == "code"
@@ -120,7 +130,7 @@ def test_pending_oauth_account_needs_reauthorization_with_a_link(sb: Switchboard
     except ReauthorizationRequiredError as error:
         assert error.status == 409 and error.provider == "studio"
         assert error.account_status == "pending" and error.connected_account_id == account.id
-        assert error.auth_url is not None and error.auth_url.startswith("https://studio.example/oauth/authorize?")
+        assert error.auth_url is not None and "/v1/oauth/start/" in error.auth_url
     else:
         raise AssertionError("a pending account executed a tool")
 

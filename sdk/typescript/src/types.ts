@@ -81,6 +81,8 @@ export interface DeletedConnection {
   id: string;
   deleted: true;
   connected_accounts_deleted: number;
+  /** Accounts whose grant the provider confirmed revoked. */
+  revoked_at_provider: number;
 }
 
 // === Connected accounts ===

@@ -138,6 +138,7 @@ describe('happy path', () => {
       id: conn.id,
       deleted: true,
       connected_accounts_deleted: 1,
+      revoked_at_provider: 0,
     });
     await rejection(sb.accounts.get(account.id), NotFoundError);
   });
@@ -214,8 +215,10 @@ describe("the product brief's flow, on Gmail", () => {
       identifier_type: 'user_id',
     });
     const authUrl = await client.accounts.getAuthUrl(account.id);
-    // The answer is used directly where the user is redirected (it stringifies to the URL).
-    const location = new URL(`${authUrl}`);
+    // The answer is used directly where the user is redirected (it stringifies to the URL):
+    // the gateway's start page, whose Continue button binds the flow to the browser and
+    // leads on to Google.
+    const location = await continueFlow(`${authUrl}`);
     assert.equal(location.origin, 'https://accounts.google.com');
     assert.equal(location.searchParams.get('client_id'), 'gmail-client-id.apps.example');
 
@@ -229,7 +232,7 @@ describe("the product brief's flow, on Gmail", () => {
       ReauthorizationRequiredError,
     );
     assert.equal(e.details['status'], 'pending');
-    assert.ok(e.authUrl?.startsWith('https://accounts.google.com/'));
+    assert.ok(e.authUrl?.startsWith(`${gateway.baseUrl}/v1/oauth/start/`), `${e.authUrl}`);
   });
 });
 
@@ -563,7 +566,8 @@ describe('LLM tool calls', () => {
     assert.equal(result.is_error, true);
     const error = JSON.parse(result.content).error;
     assert.equal(error.code, 'reauthorization_required');
-    assert.ok(error.details.auth_url.startsWith('https://studio.example/oauth/authorize?'));
+    const onward = await continueFlow(error.details.auth_url);
+    assert.equal(`${onward.origin}${onward.pathname}`, 'https://studio.example/oauth/authorize');
   });
 
   it('throws what no model can fix', async () => {
@@ -589,6 +593,19 @@ describe('LLM tool calls', () => {
   });
 });
 
+/**
+ * Opens an authorization's start link as the user's browser would: the page,
+ * then its Continue button. Returns where the gateway sends the browser on.
+ */
+async function continueFlow(link: string): Promise<URL> {
+  assert.ok(link.startsWith(`${gateway.baseUrl}/v1/oauth/start/`), link);
+  assert.match(await (await fetch(link)).text(), /Continue to /);
+  const onward = await fetch(link, { method: 'POST', redirect: 'manual' });
+  assert.equal(onward.status, 303);
+  assert.match(onward.headers.get('set-cookie') ?? '', /^sb_oauth_/);
+  return new URL(onward.headers.get('location') ?? '');
+}
+
 describe('OAuth accounts', () => {
   it('gets an authorization URL', async () => {
     const conn = await sb.connections.create({
@@ -601,7 +618,7 @@ describe('OAuth accounts', () => {
     const account = await sb.accounts.create({ connection_id: conn.id, identifier: 'oauth-user', identifier_type: 'user_id' });
 
     const { url, state_expires_at } = await sb.accounts.getAuthUrl(account.id);
-    const parsed = new URL(url);
+    const parsed = await continueFlow(url);
     assert.equal(`${parsed.origin}${parsed.pathname}`, 'https://studio.example/oauth/authorize');
     const q = parsed.searchParams;
     assert.equal(q.get('response_type'), 'code');
@@ -617,7 +634,7 @@ describe('OAuth accounts', () => {
       redirect_url: 'https://app.example/done',
       scopes: ['admin'],
     });
-    assert.equal(new URL(more.url).searchParams.get('scope'), 'read,write,admin');
+    assert.equal((await continueFlow(more.url)).searchParams.get('scope'), 'read,write,admin');
     // The answer stands for its URL where a string is expected.
     assert.equal(String(more), more.url);
     assert.equal(`${more}`, more.url);
@@ -626,7 +643,7 @@ describe('OAuth accounts', () => {
     const e = await rejection(sb.tools.execute({ connected_account_id: account.id, tool: 'get_site' }), ReauthorizationRequiredError);
     assert.equal(e.details['status'], 'pending');
     assert.equal(e.connectedAccountId, account.id);
-    assert.ok(e.authUrl?.startsWith('https://studio.example/oauth/authorize?'));
+    assert.ok(e.authUrl?.startsWith(`${gateway.baseUrl}/v1/oauth/start/`), `${e.authUrl}`);
   });
 
   it('refuses an authorization URL for an API-key account', async () => {

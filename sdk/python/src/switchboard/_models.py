@@ -105,6 +105,7 @@ class DeletedConnection:
     id: str
     deleted: bool
     connected_accounts_deleted: int
+    revoked_at_provider: int = 0
     raw: Dict[str, Any] = _raw()
 
     @classmethod
@@ -113,6 +114,7 @@ class DeletedConnection:
             id=data["id"],
             deleted=bool(data.get("deleted", True)),
             connected_accounts_deleted=int(data.get("connected_accounts_deleted") or 0),
+            revoked_at_provider=int(data.get("revoked_at_provider") or 0),
             raw=dict(data),
         )
 

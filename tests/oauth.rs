@@ -26,6 +26,10 @@ const CODE: &str = "auth-code-1";
 struct Grant {
     challenge: Arc<Mutex<Option<String>>>,
     redirect_uri: Arc<Mutex<Option<String>>>,
+    /// Each new grant gets its own refresh token (rt-1, rt-2, …) unless
+    /// the provider is told to hand the same one back.
+    issued: Arc<std::sync::atomic::AtomicUsize>,
+    same_refresh_token: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Respond for Grant {
@@ -79,9 +83,15 @@ impl Respond for Grant {
                 return refuse("invalid_request", "code_verifier without a challenge");
             }
         }
+        use std::sync::atomic::Ordering;
+        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        let refresh = match self.same_refresh_token.load(Ordering::SeqCst) {
+            true => "rt-1".to_owned(),
+            false => format!("rt-{n}"),
+        };
         ResponseTemplate::new(200).set_body_json(json!({
             "ok": true,
-            "authed": {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "scope": "read,write"}
+            "authed": {"access_token": "at-1", "refresh_token": refresh, "expires_in": 3600, "scope": "read,write"}
         }))
     }
 }
@@ -487,6 +497,86 @@ async fn deleting_an_account_revokes_its_token_at_the_provider() {
             .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     f.mock.verify().await;
+    f.gw.stop().await;
+}
+
+/// Authorizes the flow's account once more, as its user would.
+async fn authorize_again(f: &Flow) {
+    let state = authorize(f, None).await;
+    let response = callback(f, &[("code", CODE), ("state", &state)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn revocations(f: &Flow) -> Vec<String> {
+    f.mock
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/oauth/revoke")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_grant_is_revoked_where_the_spec_says_it_is_safe() {
+    let dir = common::scratch_dir("replaced");
+    let source = std::fs::read_to_string(STUDIO).unwrap();
+    let spec = dir.join("studio.yaml");
+    std::fs::write(
+        &spec,
+        source.replace(
+            "  revoke_url: https://studio.example/oauth/revoke\n",
+            "  revoke_url: https://studio.example/oauth/revoke\n  revoke_replaced: true\n",
+        ),
+    )
+    .unwrap();
+    let f = flow_of(spec.to_str().unwrap()).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&f.mock)
+        .await;
+    authorize_again(&f).await;
+    assert_eq!(
+        revocations(&f).await,
+        Vec::<String>::new(),
+        "nothing replaced yet"
+    );
+    authorize_again(&f).await;
+    assert_eq!(
+        revocations(&f).await,
+        ["token=rt-1&token_type_hint=refresh_token"],
+        "the first grant, replaced by the second"
+    );
+    // The provider hands the same refresh token back: it stays.
+    f.grant
+        .same_refresh_token
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    authorize_again(&f).await;
+    authorize_again(&f).await;
+    assert_eq!(revocations(&f).await.len(), 2, "rt-2 replaced by rt-1 once");
+    let (status, body) =
+        f.gw.post(
+            "/v1/tools/execute",
+            json!({"connected_account_id": f.account, "tool": "get_site"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    f.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_grant_stays_by_default() {
+    let f = flow().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&f.mock)
+        .await;
+    authorize_again(&f).await;
+    authorize_again(&f).await;
+    assert_eq!(revocations(&f).await, Vec::<String>::new());
     f.gw.stop().await;
 }
 

@@ -235,6 +235,11 @@ fn semantic_problems() {
         ),
         (
             "auth:\n  type: api_key\n",
+            "auth:\n  type: api_key\n  revoke_replaced: true\n",
+            "9:20: `revoke_replaced` needs a `revoke_url` to revoke at",
+        ),
+        (
+            "auth:\n  type: api_key\n",
             "auth:\n- type: api_key\n  inject: {headers: {X-Key: \"{{ credentials.api_key }}\"}}\n- type: api_key\n",
             "10:9: a second `api_key` auth method; each type may appear once, since a connection chooses by type",
         ),

@@ -417,11 +417,39 @@ pub async fn complete(
         scopes: &granted,
         config: &config,
     };
-    env.store
+    // The grant this one replaces, kept to be revoked once the new one is
+    // stored (where the spec says revoking it spares the new one).
+    let replaced = match auth.revoke_replaced {
+        true => env
+            .store
+            .get_account(&accepted.state.account_id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|old| old.credentials.is_some()),
+        false => None,
+    };
+    let account = env
+        .store
         .authorize_account(&accepted.state.account_id, &grant, &clock::now())
         .await
         .map_err(Error::from)?
-        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))?;
+    if let Some(old) = replaced {
+        let previous = super::open_account_credentials(env.vault, &old).unwrap_or_default();
+        let old_token = previous
+            .get("refresh_token")
+            .or_else(|| previous.get("access_token"))
+            .and_then(Value::as_str);
+        // A provider may hand the same refresh token back: that one stays.
+        let still_in_use =
+            |t: &str| tokens.refresh_token.as_deref() == Some(t) || tokens.access_token == t;
+        if old_token.is_some_and(|t| !still_in_use(t)) {
+            let revoked = revoke(env, provider, connection, &old).await;
+            tracing::info!(account = %account.id, revoked, "the replaced grant was revoked at the provider");
+        }
+    }
+    Ok(account)
 }
 
 /// Revokes the account's token at the provider (RFC 7009), when the spec

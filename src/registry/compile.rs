@@ -561,6 +561,12 @@ impl Compiler<'_> {
         let token_url = endpoint(self, "token_url", &spec.token_url, &ov.token_url);
         let refresh_url = endpoint(self, "refresh_url", &spec.refresh_url, &ov.refresh_url);
         let revoke_url = endpoint(self, "revoke_url", &spec.revoke_url, &ov.revoke_url);
+        if spec.revoke_replaced && spec.revoke_url.is_none() {
+            self.diags.at(
+                &format!("{at}/revoke_replaced"),
+                "`revoke_replaced` needs a `revoke_url` to revoke at".to_owned(),
+            );
+        }
 
         let credential_fields = credential_fields(spec);
         let credential_names: Vec<String> = credential_fields.keys().cloned().collect();
@@ -663,6 +669,7 @@ impl Compiler<'_> {
             token_url,
             refresh_url,
             revoke_url,
+            revoke_replaced: spec.revoke_replaced,
             pkce: spec.pkce,
             client_auth: spec.client_auth,
             scope_separator: spec.scope_separator.clone().unwrap_or_else(|| " ".into()),

@@ -265,6 +265,8 @@ pub struct Auth {
     pub token_url: Option<Text>,
     pub refresh_url: Option<Text>,
     pub revoke_url: Option<Text>,
+    /// Revoke a grant replaced by a re-authorization.
+    pub revoke_replaced: bool,
     pub pkce: bool,
     pub client_auth: ClientAuth,
     pub scope_separator: String,

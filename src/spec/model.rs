@@ -157,6 +157,10 @@ pub struct AuthSpec {
     pub refresh_url: Option<String>,
     #[serde(default)]
     pub revoke_url: Option<String>,
+    /// After a re-authorization, revoke the grant it replaced (only where
+    /// revoking one token leaves the user's newer grant alone).
+    #[serde(default)]
+    pub revoke_replaced: bool,
     /// PKCE (S256) in the authorization code flow; on unless a provider
     /// refuses it.
     #[serde(default = "yes")]

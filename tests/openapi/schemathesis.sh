@@ -110,7 +110,9 @@ python3 "$WORK/notes_provider.py" "$MOCK_PORT" &
 MOCK_PID=$!
 
 # The demo spec, pointed at that provider.
-mkdir -p "$WORK/specs" "$WORK/data"
+mkdir -p "$WORK/specs"
+# The gateway refuses a data directory others can read.
+mkdir -m 700 "$WORK/data"
 sed "s#^base_url: .*#base_url: http://127.0.0.1:$MOCK_PORT/v1#" "$DEMO_SPEC" > "$WORK/specs/notes.yaml"
 
 PORT="$(free_port)"

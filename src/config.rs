@@ -56,6 +56,88 @@ pub struct Config {
     /// Origins (`https://app.example`) a `redirect_url` may point to after
     /// an authorization; empty allows any.
     pub allowed_redirect_origins: Vec<String>,
+    /// How the connect page presents the app that asks.
+    pub connect_page: ConnectPageConfig,
+}
+
+/// The app's branding on the pages end users see (config key
+/// `connect_page`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectPageConfig {
+    /// The app's name, as its users know it.
+    pub app_name: Option<String>,
+    /// A logo file (SVG, PNG, JPEG or WebP) the gateway serves itself.
+    pub logo: Option<PathBuf>,
+    /// The accent colour of buttons and links.
+    pub accent_color: Option<AccentColor>,
+    /// Where users get help.
+    pub support_url: Option<WebUrl>,
+}
+
+impl ConnectPageConfig {
+    /// A logo that is not an image file the gateway can read stops the
+    /// start, rather than a broken image on every user's page.
+    pub fn check(&self) -> Result<(), String> {
+        let Some(path) = &self.logo else {
+            return Ok(());
+        };
+        if logo_type(path).is_none() {
+            return Err(format!(
+                "connect_page.logo {}: use an SVG, PNG, JPEG or WebP file",
+                path.display()
+            ));
+        }
+        std::fs::metadata(path)
+            .map(|_| ())
+            .map_err(|e| format!("connect_page.logo {}: {e}", path.display()))
+    }
+}
+
+/// The media type of a logo file, by its extension.
+pub fn logo_type(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        _ => return None,
+    })
+}
+
+/// A CSS colour as `#rgb` or `#rrggbb`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccentColor(pub String);
+
+impl<'de> Deserialize<'de> for AccentColor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AccentColor, D::Error> {
+        let text = String::deserialize(d)?;
+        let hex = text.strip_prefix('#').unwrap_or_default();
+        if matches!(hex.len(), 3 | 6) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(AccentColor(text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{text}` is not a colour like #1a73e8"
+            )))
+        }
+    }
+}
+
+/// An absolute http(s) URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebUrl(pub String);
+
+impl<'de> Deserialize<'de> for WebUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<WebUrl, D::Error> {
+        let text = String::deserialize(d)?;
+        match url::Url::parse(&text) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") => Ok(WebUrl(text)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{text}` is not an absolute http(s) URL"
+            ))),
+        }
+    }
 }
 
 /// How the gateway's HTTP server protects itself from slow or idle clients
@@ -217,6 +299,7 @@ impl Default for Config {
             upkeep_interval_ms: 15 * 60 * 1000,
             server: ServerConfig::default(),
             allowed_redirect_origins: Vec::new(),
+            connect_page: ConnectPageConfig::default(),
         }
     }
 }
@@ -398,6 +481,56 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("c.yaml:2:"), "{text}");
         assert!(text.contains("unknown field `specs_dri`"), "{text}");
+    }
+
+    #[test]
+    fn connect_page_settings_are_checked_where_they_are_written() {
+        for (text, expected) in [
+            (
+                "connect_page:\n  accent_color: blue\n",
+                ["c.yaml:2:17", "`blue` is not a colour like #1a73e8"],
+            ),
+            (
+                "connect_page:\n  support_url: help.example\n",
+                [
+                    "c.yaml:2:16",
+                    "`help.example` is not an absolute http(s) URL",
+                ],
+            ),
+            (
+                "connect_page:\n  app_nme: Acme\n",
+                ["c.yaml:2:", "unknown field `app_nme`"],
+            ),
+        ] {
+            let err = Config::from_yaml(Path::new("c.yaml"), text)
+                .unwrap_err()
+                .to_string();
+            for part in expected {
+                assert!(err.contains(part), "{err}");
+            }
+        }
+        let ok = Config::from_yaml(
+            Path::new("c.yaml"),
+            "connect_page: {app_name: Acme, accent_color: \"#0a7\", support_url: https://acme.example/help}\n",
+        )
+        .unwrap();
+        assert_eq!(ok.connect_page.app_name.as_deref(), Some("Acme"));
+        let logo = |p: &str| ConnectPageConfig {
+            logo: Some(PathBuf::from(p)),
+            ..ConnectPageConfig::default()
+        };
+        assert!(
+            logo("/etc/hostname.html")
+                .check()
+                .unwrap_err()
+                .contains("SVG, PNG")
+        );
+        assert!(
+            logo("/nonexistent/logo.svg")
+                .check()
+                .unwrap_err()
+                .contains("/nonexistent/logo.svg")
+        );
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamSetupError),
     #[error("specs directory {0} does not exist (set specs_dir or SWITCHBOARD_SPECS_DIR)")]
     NoSpecs(PathBuf),
+    #[error("{0}")]
+    ConnectPage(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -64,6 +66,10 @@ impl Gateway {
         if !config.specs_dir.is_dir() {
             return Err(StartError::NoSpecs(config.specs_dir.clone()));
         }
+        config
+            .connect_page
+            .check()
+            .map_err(StartError::ConnectPage)?;
         let secrets = prepare_secrets(&config)?;
         let vault = Vault::new(&secrets.encryption_key, &config.previous_encryption_keys)?;
         let database_url = config.database_url.clone();

@@ -93,7 +93,8 @@ async fn open(p: &Page) -> (String, String) {
     assert!(preview.headers().get("set-cookie").is_none());
     let preview = browser().get(&p.url).send().await.unwrap();
     assert!(preview.headers().get("set-cookie").is_none());
-    let html = preview.text().await.unwrap();
+    // Attribute values are HTML-escaped, slashes too.
+    let html = preview.text().await.unwrap().replace("&#x2f;", "/");
     let action = format!("<form method=\"post\" action=\"/connect/{}\">", p.token);
     assert!(
         html.contains(&action) && html.contains("Continue"),
@@ -238,8 +239,8 @@ async fn an_api_key_account_is_connected_through_the_form() {
         "{html}"
     );
     assert!(
-        html.contains("href=\"https://app.example/back\""),
-        "the way back to the app"
+        html.contains("href=\"https:&#x2f;&#x2f;app.example&#x2f;back\""),
+        "the way back to the app (escaped like every value): {html}"
     );
     assert!(
         !p.gw
@@ -345,7 +346,7 @@ async fn output_is_escaped_and_links_expire() {
     .await
     .unwrap();
     assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
         "{html}"
     );
     assert!(!html.contains("<script>"));
@@ -372,4 +373,72 @@ async fn output_is_escaped_and_links_expire() {
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
     p.gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_who_asks_in_their_colours() {
+    let dir = common::scratch_dir("brand");
+    let logo = dir.join("logo.svg");
+    let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><rect width=\"1\" height=\"1\"/></svg>";
+    std::fs::write(&logo, svg).unwrap();
+    let setup = Setup::new(specs_dir(&["tests/fixtures/specs/acme.yaml"])).configure(move |c| {
+        c.connect_page = serde_json::from_value(json!({
+            "app_name": "Notes & Co",
+            "logo": logo,
+            "accent_color": "#0a7f5c",
+            "support_url": "https://notes.example/help"
+        }))
+        .unwrap();
+    });
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    gw.connection(json!({"provider": "acme", "config": {"site": "north"}}))
+        .await;
+    let (_, session) = gw
+        .post("/v1/connect-sessions", json!({"identifier": "ann"}))
+        .await;
+    let url = session["url"].as_str().unwrap();
+
+    let response = browser().get(url).send().await.unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !csp.contains("unsafe-inline") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    let html = response.text().await.unwrap();
+    for part in [
+        "Notes &amp; Co asks to connect your accounts",
+        "<img class=\"logo\" src=\"/assets/logo\"",
+        "href=\"https:&#x2f;&#x2f;notes.example&#x2f;help\"",
+        "<link rel=\"stylesheet\" href=\"/assets/connect.css\">",
+    ] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    assert!(
+        !html.contains("style=") && !html.contains("<script"),
+        "{html}"
+    );
+
+    let css = browser()
+        .get(gw.url("/assets/connect.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    let css = css.text().await.unwrap();
+    assert!(css.starts_with(":root { --accent: #0a7f5c; }"), "{css}");
+    assert!(css.contains("prefers-color-scheme: dark") && css.contains(":focus-visible"));
+
+    let image = browser().get(gw.url("/assets/logo")).send().await.unwrap();
+    assert_eq!(image.headers()["content-type"], "image/svg+xml");
+    assert!(
+        image.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    assert_eq!(image.text().await.unwrap(), svg);
+    gw.stop().await;
 }

@@ -13,14 +13,13 @@
 
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::envelope::{ApiResult, Json, Path, Query, invalid, not_found};
-use super::oauth::escape;
-use super::{SharedState, now};
+use super::{AppState, SharedState, now};
 use crate::registry::Provider;
 use crate::spec::AuthType;
 use crate::store::{
@@ -179,7 +178,7 @@ pub async fn page(
         Err(page) => return page,
     };
     let registry = state.specs.current();
-    let mut items = String::new();
+    let mut items = Vec::new();
     for id in &session.connection_ids {
         let Ok(Some(connection)) = state.store.get_connection(id).await else {
             continue;
@@ -188,29 +187,27 @@ pub async fn page(
             continue;
         };
         let account = find_account(&state, &connection, &session.identifier).await;
-        items.push_str(&item(
-            &token,
-            &csrf(&sid),
-            provider,
-            &connection,
-            account.as_ref(),
-        ));
+        if let Some(item) = item(&token, provider, &connection, account.as_ref()) {
+            items.push(item);
+        }
     }
-    let banner = match (q.status.as_deref(), q.error.as_deref()) {
-        (Some("active"), _) => "<p role=\"status\"><strong>Connected.</strong></p>".to_owned(),
-        (Some(_), e) => format!(
-            "<p role=\"alert\"><strong>Not connected</strong>{}</p>",
-            e.map(|e| format!(" ({})", escape(e))).unwrap_or_default()
-        ),
-        _ => String::new(),
+    let banner = match q.status.as_deref() {
+        Some("active") => Some("connected"),
+        Some(_) => Some("failed"),
+        None => None,
     };
-    let back = session
-        .redirect_url
-        .as_ref()
-        .map(|u| format!("<p><a href=\"{}\">Return to the app</a></p>", escape(u)))
-        .unwrap_or_default();
-    let body = format!("<h1>Connect your accounts</h1>{banner}<ul>{items}</ul>{back}");
-    html(StatusCode::OK, &body)
+    super::pages::render(
+        &state,
+        StatusCode::OK,
+        "connect.html",
+        minijinja::context! {
+            items,
+            banner,
+            error => q.error,
+            csrf => csrf(&sid),
+            back => session.redirect_url,
+        },
+    )
 }
 
 /// `POST /connect/{token}/oauth/{connection_id}`: off to the provider.
@@ -228,6 +225,7 @@ pub async fn start_oauth(
     let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
     else {
         return message(
+            &state,
             StatusCode::INTERNAL_SERVER_ERROR,
             "The account could not be created.",
         );
@@ -254,7 +252,7 @@ pub async fn start_oauth(
             }
             response
         }
-        Err(e) => message(StatusCode::BAD_REQUEST, &e.message),
+        Err(e) => message(&state, StatusCode::BAD_REQUEST, &e.message),
     }
 }
 
@@ -282,11 +280,12 @@ pub async fn submit_credentials(
         });
     let auth = match checked {
         Ok(auth) => auth,
-        Err(e) => return message(StatusCode::BAD_REQUEST, &e.0.message),
+        Err(e) => return message(&state, StatusCode::BAD_REQUEST, &e.0.message),
     };
     let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
     else {
         return message(
+            &state,
             StatusCode::INTERNAL_SERVER_ERROR,
             "The account could not be created.",
         );
@@ -309,6 +308,7 @@ pub async fn submit_credentials(
         .is_err()
     {
         return message(
+            &state,
             StatusCode::INTERNAL_SERVER_ERROR,
             "The credentials could not be saved.",
         );
@@ -334,18 +334,21 @@ async fn post_context(
     let presented = form.get("csrf").map(String::as_str).unwrap_or_default();
     if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
         return Err(message(
+            state,
             StatusCode::FORBIDDEN,
             "This form has expired. Reload the page and try again.",
         ));
     }
     if !session.connection_ids.iter().any(|c| c == connection_id) {
         return Err(message(
+            state,
             StatusCode::NOT_FOUND,
             "This connection is not offered here.",
         ));
     }
     let Ok(Some(connection)) = state.store.get_connection(connection_id).await else {
         return Err(message(
+            state,
             StatusCode::NOT_FOUND,
             "This connection no longer exists.",
         ));
@@ -357,6 +360,7 @@ async fn post_context(
         .cloned()
     else {
         return Err(message(
+            state,
             StatusCode::NOT_FOUND,
             "This provider is not available.",
         ));
@@ -376,10 +380,15 @@ async fn open(
 ) -> Result<(ConnectSession, String, Option<String>), Response> {
     let hash = fingerprint(token);
     let Ok(Some(session)) = state.store.get_connect_session(&hash).await else {
-        return Err(message(StatusCode::NOT_FOUND, "This link is not valid."));
+        return Err(message(
+            state,
+            StatusCode::NOT_FOUND,
+            "This link is not valid.",
+        ));
     };
     if session.expires_at <= crate::clock::now_ms() {
         return Err(message(
+            state,
             StatusCode::GONE,
             "This link has expired. Ask the app for a new one.",
         ));
@@ -391,7 +400,7 @@ async fn open(
         {
             Ok((session, sid, None))
         }
-        (None, _) if !may_claim => Err(continue_page(token)),
+        (None, _) if !may_claim => Err(continue_page(state, token)),
         (None, _) => {
             let sid = crate::vault::random_token();
             if !state
@@ -400,7 +409,7 @@ async fn open(
                 .await
                 .unwrap_or(false)
             {
-                return Err(used());
+                return Err(used(state));
             }
             let cookie = cookie(
                 state,
@@ -411,7 +420,7 @@ async fn open(
             );
             Ok((session, sid, Some(cookie)))
         }
-        _ => Err(used()),
+        _ => Err(used(state)),
     }
 }
 
@@ -433,21 +442,18 @@ pub(super) fn cookie(
 }
 
 /// What an unclaimed link shows: nothing happens until the user continues.
-fn continue_page(token: &str) -> Response {
-    html(
+fn continue_page(state: &AppState, token: &str) -> Response {
+    super::pages::render(
+        state,
         StatusCode::OK,
-        &format!(
-            "<h1>Connect your accounts</h1>\
-             <p>An app asks you to connect some of your accounts. This link works in one browser: \
-             the one where you continue.</p>\
-             <form method=\"post\" action=\"/connect/{}\"><button type=\"submit\">Continue</button></form>",
-            escape(token)
-        ),
+        "continue.html",
+        minijinja::context! { action => format!("/connect/{token}") },
     )
 }
 
-fn used() -> Response {
+fn used(state: &AppState) -> Response {
     message(
+        state,
         StatusCode::FORBIDDEN,
         "This link was opened already. Ask the app for a new one.",
     )
@@ -497,84 +503,47 @@ async fn find_or_create_account(
 /// One connection on the page: its state and the way to connect it.
 fn item(
     token: &str,
-    csrf: &str,
     provider: &Provider,
     connection: &Connection,
     account: Option<&ConnectedAccount>,
-) -> String {
-    let name = escape(&provider.display_name);
+) -> Option<minijinja::Value> {
+    let auth = provider.auth_for(&connection.auth_type)?;
     let connected = account.is_some_and(|a| a.status == AccountStatus::Active);
-    let state = if connected { " — connected" } else { "" };
-    let hidden = format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        escape(csrf)
-    );
-    let action = |kind: &str| {
-        format!(
-            "/connect/{}/{kind}/{}",
-            escape(token),
-            escape(&connection.id)
-        )
+    // Why an existing account needs its user again.
+    let reason = account.filter(|_| !connected).and_then(|a| {
+        a.status_reason
+            .clone()
+            .or_else(|| (a.status != AccountStatus::Pending).then(|| a.status.as_str().to_owned()))
+    });
+    let (kind, path) = match auth.kind {
+        AuthType::Oauth2 => ("oauth", "oauth"),
+        AuthType::ApiKey | AuthType::Bearer | AuthType::Basic => ("form", "credentials"),
+        _ => return None,
     };
-    let Some(auth) = provider.auth_for(&connection.auth_type) else {
-        return String::new();
-    };
-    let control = match auth.kind {
-        AuthType::Oauth2 => format!(
-            "<form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">{} {name}</button></form>",
-            action("oauth"),
-            if connected { "Reconnect" } else { "Connect" }
-        ),
-        AuthType::ApiKey | AuthType::Bearer | AuthType::Basic => {
-            let fields: String = auth
-                .credential_fields
-                .iter()
-                .map(|(key, f)| {
-                    let label = escape(f.label.as_deref().unwrap_or(key));
-                    let kind = if f.secret { "password" } else { "text" };
-                    format!(
-                        "<label>{label} <input type=\"{kind}\" name=\"{}\" required autocomplete=\"off\"></label> ",
-                        escape(key)
-                    )
-                })
-                .collect();
-            format!(
-                "<form method=\"post\" action=\"{}\">{hidden}{fields}<button type=\"submit\">Save</button></form>",
-                action("credentials")
-            )
-        }
-        _ => String::new(),
-    };
-    format!("<li><h2>{name}{state}</h2>{control}</li>")
+    let fields: Vec<minijinja::Value> = auth
+        .credential_fields
+        .iter()
+        .map(|(key, f)| {
+            minijinja::context! {
+                key,
+                label => f.label.as_deref().unwrap_or(key),
+                secret => f.secret,
+            }
+        })
+        .collect();
+    Some(minijinja::context! {
+        id => &connection.id,
+        name => &provider.display_name,
+        connected,
+        reason,
+        kind,
+        action => format!("/connect/{token}/{path}/{}", connection.id),
+        fields,
+    })
 }
 
-fn message(status: StatusCode, text: &str) -> Response {
-    html(
-        status,
-        &format!("<h1>Connect your accounts</h1><p>{}</p>", escape(text)),
-    )
-}
-
-pub(super) fn html(status: StatusCode, body: &str) -> Response {
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>Connect your accounts</title></head>\
-         <body style=\"font-family:sans-serif;max-width:36rem;margin:3rem auto\">{body}</body></html>"
-    );
-    (
-        status,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::HeaderName::from_static("content-security-policy"),
-                "default-src 'none'; style-src 'unsafe-inline'; form-action *",
-            ),
-            (header::HeaderName::from_static("x-frame-options"), "DENY"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Html(page),
-    )
-        .into_response()
+fn message(state: &AppState, status: StatusCode, text: &str) -> Response {
+    super::pages::message(state, status, "Connect your accounts", text, false)
 }
 
 fn csrf(sid: &str) -> String {

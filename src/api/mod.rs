@@ -18,6 +18,7 @@ mod health;
 mod lists;
 mod mcp;
 mod oauth;
+mod pages;
 mod proxy;
 
 pub use oauth::env as oauth_env;
@@ -208,6 +209,8 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
             "/connect/{token}/credentials/{connection_id}",
             post(connect::submit_credentials),
         )
+        .route("/assets/connect.css", get(pages::stylesheet))
+        .route("/assets/logo", get(pages::logo))
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

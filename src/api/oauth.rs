@@ -15,7 +15,7 @@
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -177,24 +177,24 @@ async fn start_context(
     let hash = crate::vault::fingerprint(&flow_state);
     let row = match flow::pending(&state.store, &hash).await {
         Ok(Ok(row)) => row,
-        Ok(Err(problem)) => return Err(refused(problem)),
-        Err(e) => return Err(failed(&e)),
+        Ok(Err(problem)) => return Err(refused(state, problem)),
+        Err(e) => return Err(failed(state, &e)),
     };
     let cookie = super::cookie_value(headers, &flow::browser_cookie_name(&hash));
     if let Some(bound) = &row.browser_hash
         && !flow::same_browser(bound, cookie.as_deref())
     {
-        return Err(refused(StateProblem::OtherBrowser));
+        return Err(refused(state, StateProblem::OtherBrowser));
     }
     let Ok(Some((account, connection))) = state
         .store
         .get_account_with_connection(&row.account_id)
         .await
     else {
-        return Err(refused(StateProblem::Unknown));
+        return Err(refused(state, StateProblem::Unknown));
     };
     let Some(provider) = state.specs.current().provider(&account.provider).cloned() else {
-        return Err(refused(StateProblem::Unknown));
+        return Err(refused(state, StateProblem::Unknown));
     };
     Ok(StartContext {
         flow_state,
@@ -207,18 +207,15 @@ async fn start_context(
 
 /// `GET /v1/oauth/start/{state}`: what the flow is, and a Continue button.
 /// Changes nothing.
-pub async fn start_page(context: StartContext) -> Response {
-    let name = escape(&context.provider.display_name);
-    super::connect::html(
+pub async fn start_page(State(state): State<SharedState>, context: StartContext) -> Response {
+    super::pages::render(
+        &state,
         StatusCode::OK,
-        &format!(
-            "<h1>Connect your {name} account</h1>\
-             <p>You will be sent to {name} to allow access. This link works in one browser: \
-             the one where you continue.</p>\
-             <form method=\"post\" action=\"/v1/oauth/start/{}\">\
-             <button type=\"submit\">Continue to {name}</button></form>",
-            escape(&context.flow_state)
-        ),
+        "start.html",
+        minijinja::context! {
+            provider => &context.provider.display_name,
+            action => format!("/v1/oauth/start/{}", context.flow_state),
+        },
     )
 }
 
@@ -237,8 +234,8 @@ pub async fn start(State(state): State<SharedState>, context: StartContext) -> R
     .await
     {
         Ok(Ok(url)) => url,
-        Ok(Err(problem)) => return refused(problem),
-        Err(e) => return failed(&e),
+        Ok(Err(problem)) => return refused(&state, problem),
+        Err(e) => return failed(&state, &e),
     };
     let cookie = flow_cookie(&state, &context.row.state_hash, &nonce);
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, provider_url)]).into_response();
@@ -248,16 +245,18 @@ pub async fn start(State(state): State<SharedState>, context: StartContext) -> R
     response
 }
 
-fn refused(problem: StateProblem) -> Response {
+fn refused(state: &AppState, problem: StateProblem) -> Response {
     page(
+        state,
         StatusCode::BAD_REQUEST,
         "Authorization failed",
         problem.message(),
     )
 }
 
-fn failed(e: &Error) -> Response {
+fn failed(state: &AppState, e: &Error) -> Response {
     page(
+        state,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Authorization failed",
         &e.message,
@@ -270,35 +269,19 @@ pub async fn callback(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Authorization failed",
-            StateProblem::Unknown.message(),
-        );
+        return refused(&state, StateProblem::Unknown);
     };
     let cookie = flow::browser_cookie_name(&crate::vault::fingerprint(raw_state));
     let browser = super::cookie_value(&headers, &cookie);
     let accepted = match flow::accept_state(&state.store, raw_state, browser.as_deref()).await {
         Ok(Ok(accepted)) => accepted,
-        Ok(Err(problem)) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Authorization failed",
-                problem.message(),
-            );
-        }
-        Err(e) => {
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Authorization failed",
-                &e.message,
-            );
-        }
+        Ok(Err(problem)) => return refused(&state, problem),
+        Err(e) => return failed(&state, &e),
     };
     let redirect = accepted.state.redirect_url.clone();
     let account_id = accepted.state.account_id.clone();
     let finish = |status: &str, error: Option<&str>, message: &str| match &redirect {
-        Some(url) => back_to_app(url, &account_id, status, error),
+        Some(url) => back_to_app(&state, url, &account_id, status, error),
         None => {
             let code = if status == "active" {
                 StatusCode::OK
@@ -310,7 +293,7 @@ pub async fn callback(
             } else {
                 "Authorization failed"
             };
-            page(code, title, message)
+            page(&state, code, title, message)
         }
     };
 
@@ -392,9 +375,16 @@ async fn complete(
 }
 
 /// A 303 to the app's page with the outcome in the query.
-fn back_to_app(url: &str, account_id: &str, status: &str, error: Option<&str>) -> Response {
+fn back_to_app(
+    state: &AppState,
+    url: &str,
+    account_id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Response {
     let Ok(mut target) = url::Url::parse(url) else {
         return page(
+            state,
             StatusCode::BAD_REQUEST,
             "Authorization failed",
             "The return address is not valid.",
@@ -415,31 +405,7 @@ fn back_to_app(url: &str, account_id: &str, status: &str, error: Option<&str>) -
         .into_response()
 }
 
-/// A small self-contained result page; every text is escaped.
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <meta name=\"viewport\" content=\"width=device-width\"></head>\
-         <body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto\">\
-         <h1>{t}</h1><p>{m}</p></body></html>",
-        t = escape(title),
-        m = escape(message)
-    );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
-}
-
-/// Text made safe for HTML content and attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// A result page in the connect page's look.
+fn page(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+    super::pages::message(state, status, title, message, status.is_success())
 }

@@ -248,6 +248,25 @@ async fn an_api_key_account_is_connected_through_the_form() {
             .await
             .contains("sk_from_the_form")
     );
+
+    // The user changes their mind: without the form's token nothing
+    // happens; with it the account is gone.
+    assert!(html.contains("Disconnect Acme"), "{html}");
+    let response = post_form(&p, &cookie, "disconnect", &p.acme, &[]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = post_form(&p, &cookie, "disconnect", &p.acme, &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.ends_with("?status=disconnected"), "{back}");
+    let (_, accounts) =
+        p.gw.get("/v1/connected-accounts?identifier=ann&provider=acme")
+            .await;
+    assert_eq!(accounts["data"], json!([]));
+    let html = get_with(&cookie, &back).await.text().await.unwrap();
+    assert!(
+        html.contains("<strong>Disconnected.") && !html.contains("Acme — connected"),
+        "{html}"
+    );
     p.gw.stop().await;
 }
 

@@ -11,11 +11,12 @@ use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, Json, Path, Query, invalid, not_found};
 use super::lists::{page, page_request};
-use super::{SharedState, new_id, now};
+use super::{AppState, SharedState, new_id, now};
 use crate::error::{Error, ErrorCode};
 use crate::spec::{AuthType, suggestion};
 use crate::store::{
-    AccountFilter, AccountPatch, AccountStatus, ConnectedAccount, IdentifierType, PageRequest,
+    AccountFilter, AccountPatch, AccountStatus, ConnectedAccount, Connection, IdentifierType,
+    PageRequest,
 };
 
 const MAX_IDENTIFIER: usize = 256;
@@ -238,22 +239,36 @@ pub async fn delete(
         .get_account_with_connection(&id)
         .await?
         .ok_or_else(|| missing(&id))?;
-    // Revoked at the provider first (best effort), so a deleted account leaves
-    // no live grant behind; then every stored secret goes with the row.
-    let registry = state.specs.current();
-    let revoked = match registry.provider(&account.provider) {
-        Some(provider) if account.credentials.is_some() => {
-            let env = super::oauth::env(&state, provider);
-            crate::auth::flow::revoke(&env, provider, &connection, &account).await
-        }
-        _ => false,
-    };
-    if !state.store.delete_account(&id).await? {
-        return Err(missing(&id));
-    }
+    let revoked = remove(&state, &account, &connection)
+        .await?
+        .ok_or_else(|| missing(&id))?;
     Ok(axum::Json(
         json!({"id": id, "deleted": true, "revoked_at_provider": revoked}),
     ))
+}
+
+/// Deletes `account`, its grant revoked at the provider first (best effort)
+/// so a deleted account leaves no live grant behind; every stored secret
+/// goes with the row. Whether the provider confirmed the revocation, or
+/// `None` when the account was gone already.
+pub(super) async fn remove(
+    state: &AppState,
+    account: &ConnectedAccount,
+    connection: &Connection,
+) -> Result<Option<bool>, crate::store::StoreError> {
+    let registry = state.specs.current();
+    let revoked = match registry.provider(&account.provider) {
+        Some(provider) if account.credentials.is_some() => {
+            let env = super::oauth::env(state, provider);
+            crate::auth::flow::revoke(&env, provider, connection, account).await
+        }
+        _ => false,
+    };
+    Ok(state
+        .store
+        .delete_account(&account.id)
+        .await?
+        .then_some(revoked))
 }
 
 /// `POST /v1/connected-accounts/{id}/credentials` for api_key, bearer and

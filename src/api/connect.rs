@@ -193,6 +193,7 @@ pub async fn page(
     }
     let banner = match q.status.as_deref() {
         Some("active") => Some("connected"),
+        Some("disconnected") => Some("disconnected"),
         Some(_) => Some("failed"),
         None => None,
     };
@@ -317,6 +318,37 @@ pub async fn submit_credentials(
         "{}/connect/{token}?connected_account_id={}&status=active",
         public_base(&state),
         account.id
+    );
+    (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
+}
+
+/// `POST /connect/{token}/disconnect/{connection_id}`: the user removes
+/// their account; its grant is revoked at the provider first.
+pub async fn disconnect(
+    State(state): State<SharedState>,
+    Path((token, connection_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    let (session, connection, _) =
+        match post_context(&state, &token, &connection_id, &headers, &form).await {
+            Ok(v) => v,
+            Err(page) => return page,
+        };
+    if let Some(account) = find_account(&state, &connection, &session.identifier).await
+        && super::accounts::remove(&state, &account, &connection)
+            .await
+            .is_err()
+    {
+        return message(
+            &state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The account could not be removed. Try again.",
+        );
+    }
+    let back = format!(
+        "{}/connect/{token}?status=disconnected",
+        public_base(&state)
     );
     (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
 }
@@ -538,6 +570,7 @@ fn item(
         reason,
         kind,
         action => format!("/connect/{token}/{path}/{}", connection.id),
+        disconnect => account.map(|_| format!("/connect/{token}/disconnect/{}", connection.id)),
         fields,
     })
 }

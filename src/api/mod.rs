@@ -209,6 +209,10 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
             "/connect/{token}/credentials/{connection_id}",
             post(connect::submit_credentials),
         )
+        .route(
+            "/connect/{token}/disconnect/{connection_id}",
+            post(connect::disconnect),
+        )
         .route("/assets/connect.css", get(pages::stylesheet))
         .route("/assets/logo", get(pages::logo))
         .route("/openapi.json", get(openapi))

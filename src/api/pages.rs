@@ -39,6 +39,11 @@ const TEXT: &[(&str, &str)] = &[
     ("connect", "Connect"),
     ("reconnect", "Reconnect"),
     ("save", "Save"),
+    ("disconnect", "Disconnect"),
+    (
+        "disconnected_banner",
+        "Disconnected. The app can no longer act for you there.",
+    ),
     ("back", "Return to the app"),
     ("help", "Help"),
     (

@@ -249,6 +249,70 @@ async fn an_api_key_account_is_connected_through_the_form() {
             .contains("sk_from_the_form")
     );
 
+    // A second account, named by the user.
+    assert!(html.contains("Add another account"), "{html}");
+    let response = post_form(
+        &p,
+        &cookie,
+        "credentials",
+        &p.acme,
+        &[("csrf", &csrf), ("label", "  "), ("api_key", "k")],
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "a blank name is the default account"
+    );
+    let response = post_form(
+        &p,
+        &cookie,
+        "credentials",
+        &p.acme,
+        &[("csrf", &csrf), ("label", "x\u{7}"), ("api_key", "k")],
+    )
+    .await;
+    explains(response, StatusCode::BAD_REQUEST, "control characters").await;
+    let response = post_form(
+        &p,
+        &cookie,
+        "credentials",
+        &p.acme,
+        &[("csrf", &csrf), ("label", "work"), ("api_key", "sk_work")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, accounts) =
+        p.gw.get("/v1/connected-accounts?identifier=ann&provider=acme")
+            .await;
+    let labels: Vec<&str> = accounts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["default", "work"]);
+    let html = get_with(&cookie, &p.url).await.text().await.unwrap();
+    assert!(
+        html.contains("<strong>work</strong>: Connected.")
+            && html.contains("Disconnect Acme (work)"),
+        "{html}"
+    );
+    let response = post_form(
+        &p,
+        &cookie,
+        "disconnect",
+        &p.acme,
+        &[("csrf", &csrf), ("label", "work")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, accounts) =
+        p.gw.get("/v1/connected-accounts?identifier=ann&provider=acme")
+            .await;
+    assert_eq!(accounts["data"].as_array().unwrap().len(), 1);
+    assert_eq!(accounts["data"][0]["label"], "default");
+
     // The user changes their mind: without the form's token nothing
     // happens; with it the account is gone.
     assert!(html.contains("Disconnect Acme"), "{html}");

@@ -20,7 +20,7 @@ use crate::store::{
 };
 
 const MAX_IDENTIFIER: usize = 256;
-const MAX_LABEL: usize = 64;
+pub(super) const MAX_LABEL: usize = 64;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -451,7 +451,7 @@ fn missing(id: &str) -> ApiError {
     not_found(format!("no connected account `{id}`"))
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+pub(super) fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.trim().is_empty() {
         return Err(invalid(format!("`{field}` must not be empty")));
     }

@@ -186,8 +186,8 @@ pub async fn page(
         let Some(provider) = registry.provider(&connection.provider) else {
             continue;
         };
-        let account = find_account(&state, &connection, &session.identifier).await;
-        if let Some(item) = item(&token, provider, &connection, account.as_ref()) {
+        let accounts = user_accounts(&state, &connection, &session.identifier).await;
+        if let Some(item) = item(&token, provider, &connection, &accounts) {
             items.push(item);
         }
     }
@@ -223,7 +223,12 @@ pub async fn start_oauth(
             Ok(v) => v,
             Err(page) => return page,
         };
-    let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
+    let label = match form_label(&form) {
+        Ok(label) => label,
+        Err(text) => return message(&state, StatusCode::BAD_REQUEST, &text),
+    };
+    let Some(account) =
+        find_or_create_account(&state, &connection, &session.identifier, &label).await
     else {
         return message(
             &state,
@@ -269,9 +274,13 @@ pub async fn submit_credentials(
             Ok(v) => v,
             Err(page) => return page,
         };
+    let label = match form_label(&form) {
+        Ok(label) => label,
+        Err(text) => return message(&state, StatusCode::BAD_REQUEST, &text),
+    };
     let credentials: Map<String, Value> = form
         .iter()
-        .filter(|(k, _)| k.as_str() != "csrf")
+        .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "label"))
         .map(|(k, v)| (k.clone(), Value::String(v.trim().to_owned())))
         .collect();
     let checked = crate::auth::method(&provider, &connection)
@@ -283,7 +292,8 @@ pub async fn submit_credentials(
         Ok(auth) => auth,
         Err(e) => return message(&state, StatusCode::BAD_REQUEST, &e.0.message),
     };
-    let Some(account) = find_or_create_account(&state, &connection, &session.identifier).await
+    let Some(account) =
+        find_or_create_account(&state, &connection, &session.identifier, &label).await
     else {
         return message(
             &state,
@@ -335,7 +345,11 @@ pub async fn disconnect(
             Ok(v) => v,
             Err(page) => return page,
         };
-    if let Some(account) = find_account(&state, &connection, &session.identifier).await
+    let label = match form_label(&form) {
+        Ok(label) => label,
+        Err(text) => return message(&state, StatusCode::BAD_REQUEST, &text),
+    };
+    if let Some(account) = find_account(&state, &connection, &session.identifier, &label).await
         && super::accounts::remove(&state, &account, &connection)
             .await
             .is_err()
@@ -491,62 +505,93 @@ fn used(state: &AppState) -> Response {
     )
 }
 
-/// The account of `identifier` on `connection` (label `default`), if any.
+/// The label a form names (`default` when it names none), checked as the
+/// API checks labels.
+fn form_label(form: &std::collections::HashMap<String, String>) -> Result<String, String> {
+    let label = form
+        .get("label")
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .unwrap_or("default");
+    super::accounts::check_text("label", label, super::accounts::MAX_LABEL)
+        .map_err(|e| e.0.message)?;
+    Ok(label.to_owned())
+}
+
+/// The account of `identifier` on `connection` with `label`, if any.
 async fn find_account(
     state: &SharedState,
     connection: &Connection,
     identifier: &str,
+    label: &str,
 ) -> Option<ConnectedAccount> {
+    accounts_of(state, connection, identifier, Some(label), 1)
+        .await
+        .pop()
+}
+
+/// The accounts of `identifier` on `connection` (the first 20).
+async fn user_accounts(
+    state: &SharedState,
+    connection: &Connection,
+    identifier: &str,
+) -> Vec<ConnectedAccount> {
+    accounts_of(state, connection, identifier, None, 20).await
+}
+
+async fn accounts_of(
+    state: &SharedState,
+    connection: &Connection,
+    identifier: &str,
+    label: Option<&str>,
+    limit: u32,
+) -> Vec<ConnectedAccount> {
     let filter = AccountFilter {
         identifier: Some(identifier.to_owned()),
         connection_id: Some(connection.id.clone()),
-        label: Some("default".into()),
+        label: label.map(str::to_owned),
         ..AccountFilter::default()
     };
-    let page = PageRequest {
-        limit: 1,
-        after: None,
-    };
-    state.store.list_accounts(&filter, page).await.ok()?.pop()
+    let page = PageRequest { limit, after: None };
+    state
+        .store
+        .list_accounts(&filter, page)
+        .await
+        .unwrap_or_default()
 }
 
 async fn find_or_create_account(
     state: &SharedState,
     connection: &Connection,
     identifier: &str,
+    label: &str,
 ) -> Option<ConnectedAccount> {
-    if let Some(account) = find_account(state, connection, identifier).await {
+    if let Some(account) = find_account(state, connection, identifier, label).await {
         return Some(account);
     }
     let account = super::accounts::new_account(
         connection,
         identifier.to_owned(),
-        "default".into(),
+        label.to_owned(),
         Default::default(),
         Map::new(),
     );
     match state.store.insert_account(&account).await {
         Ok(()) => Some(account),
         // Created meanwhile (a double click): use that one.
-        Err(_) => find_account(state, connection, identifier).await,
+        Err(_) => find_account(state, connection, identifier, label).await,
     }
 }
 
-/// One connection on the page: its state and the way to connect it.
+/// One connection on the page: the user's accounts there, their state, and
+/// the ways to connect, reconnect, disconnect or add another.
 fn item(
     token: &str,
     provider: &Provider,
     connection: &Connection,
-    account: Option<&ConnectedAccount>,
+    accounts: &[ConnectedAccount],
 ) -> Option<minijinja::Value> {
     let auth = provider.auth_for(&connection.auth_type)?;
-    let connected = account.is_some_and(|a| a.status == AccountStatus::Active);
-    // Why an existing account needs its user again.
-    let reason = account.filter(|_| !connected).and_then(|a| {
-        a.status_reason
-            .clone()
-            .or_else(|| (a.status != AccountStatus::Pending).then(|| a.status.as_str().to_owned()))
-    });
     let (kind, path) = match auth.kind {
         AuthType::Oauth2 => ("oauth", "oauth"),
         AuthType::ApiKey | AuthType::Bearer | AuthType::Basic => ("form", "credentials"),
@@ -563,14 +608,34 @@ fn item(
             }
         })
         .collect();
+    let accounts: Vec<minijinja::Value> = accounts
+        .iter()
+        .map(|a| {
+            let connected = a.status == AccountStatus::Active;
+            // Why an existing account needs its user again.
+            let reason = (!connected).then(|| {
+                a.status_reason.clone().or_else(|| {
+                    (a.status != AccountStatus::Pending).then(|| a.status.as_str().to_owned())
+                })
+            });
+            minijinja::context! {
+                label => &a.label,
+                connected,
+                reason => reason.flatten(),
+            }
+        })
+        .collect();
+    let connected = accounts
+        .iter()
+        .any(|a| a.get_attr("connected").is_ok_and(|c| c.is_true()));
     Some(minijinja::context! {
         id => &connection.id,
         name => &provider.display_name,
         connected,
-        reason,
         kind,
         action => format!("/connect/{token}/{path}/{}", connection.id),
-        disconnect => account.map(|_| format!("/connect/{token}/disconnect/{}", connection.id)),
+        disconnect => format!("/connect/{token}/disconnect/{}", connection.id),
+        accounts,
         fields,
     })
 }

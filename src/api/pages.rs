@@ -40,6 +40,8 @@ const TEXT: &[(&str, &str)] = &[
     ("reconnect", "Reconnect"),
     ("save", "Save"),
     ("disconnect", "Disconnect"),
+    ("add_another", "Add another account"),
+    ("account_label", "A name for this account"),
     (
         "disconnected_banner",
         "Disconnected. The app can no longer act for you there.",

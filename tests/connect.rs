@@ -464,7 +464,19 @@ async fn the_page_shows_who_asks_in_their_colours() {
     let logo = dir.join("logo.svg");
     let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"><rect width=\"1\" height=\"1\"/></svg>";
     std::fs::write(&logo, svg).unwrap();
-    let setup = Setup::new(specs_dir(&["tests/fixtures/specs/acme.yaml"])).configure(move |c| {
+    // Acme's key field, with help for the user.
+    let specs = dir.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    let acme = std::fs::read_to_string("tests/fixtures/specs/acme.yaml").unwrap();
+    std::fs::write(
+        specs.join("acme.yaml"),
+        acme.replace(
+            "auth:\n  type: api_key\n",
+            "auth:\n  type: api_key\n  credential_fields:\n    api_key: {label: Acme key, description: \"Settings, then API, in Acme.\"}\n",
+        ),
+    )
+    .unwrap();
+    let setup = Setup::new(specs).configure(move |c| {
         c.connect_page = serde_json::from_value(json!({
             "app_name": "Notes & Co",
             "logo": logo,
@@ -503,6 +515,19 @@ async fn the_page_shows_who_asks_in_their_colours() {
         !html.contains("style=") && !html.contains("<script"),
         "{html}"
     );
+
+    // Past Continue: the key field with its help, tied to the input.
+    let claimed = browser().post(url).send().await.unwrap();
+    let cookie = claimed.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let html = get_with(&cookie, url).await.text().await.unwrap();
+    for part in [
+        ">Acme key</label>",
+        "aria-describedby=\"",
+        "-help\">Settings, then API, in Acme.</p>",
+    ] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
 
     let css = browser()
         .get(gw.url("/assets/connect.css"))

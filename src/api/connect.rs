@@ -604,6 +604,7 @@ fn item(
             minijinja::context! {
                 key,
                 label => f.label.as_deref().unwrap_or(key),
+                help => f.description.as_deref(),
                 secret => f.secret,
             }
         })

@@ -433,6 +433,19 @@ async fn output_is_escaped_and_links_expire() {
         "{html}"
     );
     assert!(!html.contains("<script>"));
+    assert!(html.contains("Try again"), "what to do next: {html}");
+    let html = get_with(
+        &cookie,
+        &format!("{}?status=denied&error=access_denied", p.url),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        html.contains("You declined, so nothing was shared."),
+        "{html}"
+    );
 
     p.gw.sql("UPDATE connect_sessions SET expires_at = 0").await;
     let response = get_with(&cookie, &p.url).await;

@@ -194,6 +194,7 @@ pub async fn page(
     let banner = match q.status.as_deref() {
         Some("active") => Some("connected"),
         Some("disconnected") => Some("disconnected"),
+        Some("denied") => Some("denied"),
         Some(_) => Some("failed"),
         None => None,
     };

@@ -33,6 +33,14 @@ const TEXT: &[(&str, &str)] = &[
     ("connected", "connected"),
     ("connected_banner", "Connected."),
     ("not_connected_banner", "Not connected"),
+    (
+        "denied_banner",
+        "You declined, so nothing was shared. You can connect again whenever you like.",
+    ),
+    (
+        "failed_banner",
+        "The provider did not complete the connection. Try again; if it keeps failing, contact the app's support.",
+    ),
     ("status_connected", "Connected."),
     ("status_reconnect", "Needs reconnecting:"),
     ("status_none", "Not connected yet."),

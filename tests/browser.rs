@@ -313,6 +313,39 @@ async fn a_user_connects_two_accounts_in_a_real_browser() {
         .collect();
     assert_eq!(states.get("acme").map(String::as_str), Some("active"));
     assert_eq!(states.get("studio").map(String::as_str), Some("active"));
+
+    // At phone width the page fits, and its stylesheet (the only style the
+    // CSP allows) is applied: buttons wear the accent colour.
+    driver
+        .call(
+            "POST",
+            &format!("/session/{}/window/rect", driver.session),
+            json!({"width": 390, "height": 800}),
+        )
+        .await;
+    driver.go(link).await;
+    let layout = driver
+        .call(
+            "POST",
+            &format!("/session/{}/execute/sync", driver.session),
+            json!({"script": "const b = document.querySelector(\"form[action*='/oauth/'] button\"); return {\
+                scroll: document.documentElement.scrollWidth, width: window.innerWidth, \
+                accent: getComputedStyle(b).backgroundColor, buttonWidth: b.getBoundingClientRect().width};",
+                   "args": []}),
+        )
+        .await;
+    assert!(
+        layout["scroll"].as_f64() <= layout["width"].as_f64(),
+        "no sideways scrolling: {layout}"
+    );
+    assert_eq!(
+        layout["accent"], "rgb(26, 95, 208)",
+        "the default accent: {layout}"
+    );
+    assert!(
+        layout["buttonWidth"].as_f64().unwrap() > 250.0,
+        "buttons span the phone's width: {layout}"
+    );
     driver
         .call(
             "DELETE",

@@ -480,13 +480,7 @@ async fn deleting_an_account_revokes_its_token_at_the_provider() {
         .expect(1)
         .mount(&f.mock)
         .await;
-    let state = authorize(&f, None).await;
-    assert_eq!(
-        callback(&f, &[("code", CODE), ("state", &state)])
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    authorize_again(&f).await;
     let (status, body) =
         f.gw.delete(&format!("/v1/connected-accounts/{}", f.account))
             .await;
@@ -500,7 +494,7 @@ async fn deleting_an_account_revokes_its_token_at_the_provider() {
     f.gw.stop().await;
 }
 
-/// Authorizes the flow's account once more, as its user would.
+/// Authorizes the flow's account (once more), as its user would.
 async fn authorize_again(f: &Flow) {
     let state = authorize(f, None).await;
     let response = callback(f, &[("code", CODE), ("state", &state)]).await;
@@ -592,13 +586,7 @@ async fn deleting_a_connection_revokes_its_accounts_tokens() {
         .expect(1)
         .mount(&f.mock)
         .await;
-    let state = authorize(&f, None).await;
-    assert_eq!(
-        callback(&f, &[("code", CODE), ("state", &state)])
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    authorize_again(&f).await;
     let (_, account) =
         f.gw.get(&format!("/v1/connected-accounts/{}", f.account))
             .await;
@@ -614,13 +602,7 @@ async fn deleting_a_connection_revokes_its_accounts_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_needing_an_ungranted_scope_asks_for_it() {
     let f = flow().await;
-    let state = authorize(&f, None).await;
-    assert_eq!(
-        callback(&f, &[("code", CODE), ("state", &state)])
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    authorize_again(&f).await;
     let (status, body) =
         f.gw.post(
             "/v1/tools/execute",

@@ -12,8 +12,8 @@
 //! assets and no JavaScript.
 
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
@@ -152,17 +152,7 @@ pub async fn claim(
         Ok((_, _, set_cookie)) => set_cookie,
         Err(page) => return page,
     };
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, format!("/connect/{token}"))],
-    )
-        .into_response();
-    if let Some(cookie) = set_cookie
-        && let Ok(v) = cookie.parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    response
+    super::see_other(format!("/connect/{token}"), set_cookie)
 }
 
 /// `GET /connect/{token}`: the page, once this browser has claimed the link
@@ -219,14 +209,14 @@ pub async fn start_oauth(
     headers: HeaderMap,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let (session, connection, provider) =
-        match post_context(&state, &token, &connection_id, &headers, &form).await {
-            Ok(v) => v,
-            Err(page) => return page,
-        };
-    let label = match form_label(&form) {
-        Ok(label) => label,
-        Err(text) => return message(&state, StatusCode::BAD_REQUEST, &text),
+    let FormPost {
+        session,
+        connection,
+        provider,
+        label,
+    } = match post_context(&state, &token, &connection_id, &headers, &form).await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let Some(account) =
         find_or_create_account(&state, &connection, &session.identifier, &label).await
@@ -252,12 +242,7 @@ pub async fn start_oauth(
     {
         Ok(link) => {
             let cookie = super::oauth::flow_cookie(&state, &link.state_hash, &nonce);
-            let mut response =
-                (StatusCode::SEE_OTHER, [(header::LOCATION, link.url)]).into_response();
-            if let Ok(v) = cookie.parse() {
-                response.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            response
+            super::see_other(link.url, Some(cookie))
         }
         Err(e) => message(&state, StatusCode::BAD_REQUEST, &e.message),
     }
@@ -270,14 +255,14 @@ pub async fn submit_credentials(
     headers: HeaderMap,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let (session, connection, provider) =
-        match post_context(&state, &token, &connection_id, &headers, &form).await {
-            Ok(v) => v,
-            Err(page) => return page,
-        };
-    let label = match form_label(&form) {
-        Ok(label) => label,
-        Err(text) => return message(&state, StatusCode::BAD_REQUEST, &text),
+    let FormPost {
+        session,
+        connection,
+        provider,
+        label,
+    } = match post_context(&state, &token, &connection_id, &headers, &form).await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let credentials: Map<String, Value> = form
         .iter()
@@ -330,7 +315,7 @@ pub async fn submit_credentials(
         public_base(&state),
         account.id
     );
-    (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
+    super::see_other(back, None)
 }
 
 /// `POST /connect/{token}/disconnect/{connection_id}`: the user removes
@@ -341,14 +326,14 @@ pub async fn disconnect(
     headers: HeaderMap,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let (session, connection, _) =
-        match post_context(&state, &token, &connection_id, &headers, &form).await {
-            Ok(v) => v,
-            Err(page) => return page,
-        };
-    let label = match form_label(&form) {
-        Ok(label) => label,
-        Err(text) => return message(&state, StatusCode::BAD_REQUEST, &text),
+    let FormPost {
+        session,
+        connection,
+        provider: _,
+        label,
+    } = match post_context(&state, &token, &connection_id, &headers, &form).await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     if let Some(account) = find_account(&state, &connection, &session.identifier, &label).await
         && super::accounts::remove(&state, &account, &connection)
@@ -365,17 +350,26 @@ pub async fn disconnect(
         "{}/connect/{token}?status=disconnected",
         public_base(&state)
     );
-    (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
+    super::see_other(back, None)
 }
 
-/// Checks session, CSRF token and connection for a form post.
+/// A checked form post from the page: its session, the connection it is
+/// about, and the account label it names.
+struct FormPost {
+    session: ConnectSession,
+    connection: Connection,
+    provider: std::sync::Arc<Provider>,
+    label: String,
+}
+
+/// Checks session, CSRF token, connection and label of a form post.
 async fn post_context(
     state: &SharedState,
     token: &str,
     connection_id: &str,
     headers: &HeaderMap,
     form: &std::collections::HashMap<String, String>,
-) -> Result<(ConnectSession, Connection, std::sync::Arc<Provider>), Response> {
+) -> Result<FormPost, Response> {
     let (session, sid, _) = open(state, token, headers, false).await?;
     let expected = csrf(&sid);
     let presented = form.get("csrf").map(String::as_str).unwrap_or_default();
@@ -412,7 +406,13 @@ async fn post_context(
             "This provider is not available.",
         ));
     };
-    Ok((session, connection, provider))
+    let label = form_label(form).map_err(|text| message(state, StatusCode::BAD_REQUEST, &text))?;
+    Ok(FormPost {
+        session,
+        connection,
+        provider,
+        label,
+    })
 }
 
 /// The session of `token` and the browser's session id. With `may_claim`

@@ -317,6 +317,19 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
     response
 }
 
+/// A 303 to `location`, setting `cookie` when there is one (pages' redirects).
+fn see_other(location: String, cookie: Option<String>) -> Response {
+    let mut response = (
+        axum::http::StatusCode::SEE_OTHER,
+        [(header::LOCATION, location)],
+    )
+        .into_response();
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
 /// The value of the cookie `name` the browser sent, if any.
 fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers

@@ -14,7 +14,7 @@
 //! in a small result page.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -238,11 +238,7 @@ pub async fn start(State(state): State<SharedState>, context: StartContext) -> R
         Err(e) => return failed(&state, &e),
     };
     let cookie = flow_cookie(&state, &context.row.state_hash, &nonce);
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, provider_url)]).into_response();
-    if let Ok(v) = cookie.parse() {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    response
+    super::see_other(provider_url, Some(cookie))
 }
 
 fn refused(state: &AppState, problem: StateProblem) -> Response {
@@ -398,11 +394,7 @@ fn back_to_app(
             q.append_pair("error", e);
         }
     }
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, target.to_string())],
-    )
-        .into_response()
+    super::see_other(target.to_string(), None)
 }
 
 /// A result page in the connect page's look.

@@ -62,6 +62,9 @@ const TEXT: &[(&str, &str)] = &[
     ),
 ];
 
+static TEXTS: LazyLock<std::collections::BTreeMap<&str, &str>> =
+    LazyLock::new(|| TEXT.iter().copied().collect());
+
 /// The default accent colour of buttons and links.
 const ACCENT: &str = "#1a5fd0";
 
@@ -88,10 +91,9 @@ pub(super) fn render(state: &AppState, status: StatusCode, name: &str, ctx: Valu
         logo => page.logo.is_some(),
         support_url => page.support_url.as_ref().map(|u| u.0.as_str()),
     };
-    let texts: std::collections::BTreeMap<&str, &str> = TEXT.iter().copied().collect();
     let html = TEMPLATES
         .get_template(name)
-        .and_then(|t| t.render(context! { brand, t => texts, ..ctx }));
+        .and_then(|t| t.render(context! { brand, t => &*TEXTS, ..ctx }));
     match html {
         Ok(html) => (status, secured(), Html(html)).into_response(),
         Err(e) => {

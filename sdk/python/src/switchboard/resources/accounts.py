@@ -38,6 +38,23 @@ def _get(account_id: str) -> Call[ConnectedAccount]:
     return Call("GET", f"{_PATH}/{segment(account_id)}", ConnectedAccount.from_dict)
 
 
+def _filters(
+    identifier: Optional[str],
+    provider: Optional[str],
+    status: Optional[str],
+    connection_id: Optional[str],
+    label: Optional[str],
+) -> Dict[str, Optional[str]]:
+    """The list filters by their query names."""
+    return {
+        "identifier": identifier,
+        "provider": provider,
+        "status": status,
+        "connection_id": connection_id,
+        "label": label,
+    }
+
+
 def _list(
     filters: Mapping[str, Optional[str]], limit: Optional[int], cursor: Optional[str]
 ) -> Call[Page[ConnectedAccount]]:
@@ -137,13 +154,7 @@ class Accounts:
         cursor: Optional[str] = None,
     ) -> SyncPaginator[ConnectedAccount]:
         """Every account matching all the filters given, fetched page by page as the loop goes on."""
-        filters = {
-            "identifier": identifier,
-            "provider": provider,
-            "status": status,
-            "connection_id": connection_id,
-            "label": label,
-        }
+        filters = _filters(identifier, provider, status, connection_id, label)
         return SyncPaginator(lambda c: self._core.send(_list(filters, limit, c)), cursor)
 
     def list_page(
@@ -158,13 +169,7 @@ class Accounts:
         cursor: Optional[str] = None,
     ) -> Page[ConnectedAccount]:
         """One page of accounts; pass its ``next_cursor`` as ``cursor`` for the next."""
-        filters = {
-            "identifier": identifier,
-            "provider": provider,
-            "status": status,
-            "connection_id": connection_id,
-            "label": label,
-        }
+        filters = _filters(identifier, provider, status, connection_id, label)
         return self._core.send(_list(filters, limit, cursor))
 
     def update(
@@ -263,13 +268,7 @@ class AsyncAccounts:
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
     ) -> AsyncPaginator[ConnectedAccount]:
-        filters = {
-            "identifier": identifier,
-            "provider": provider,
-            "status": status,
-            "connection_id": connection_id,
-            "label": label,
-        }
+        filters = _filters(identifier, provider, status, connection_id, label)
         return AsyncPaginator(lambda c: self._core.send(_list(filters, limit, c)), cursor)
 
     async def list_page(
@@ -283,13 +282,7 @@ class AsyncAccounts:
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
     ) -> Page[ConnectedAccount]:
-        filters = {
-            "identifier": identifier,
-            "provider": provider,
-            "status": status,
-            "connection_id": connection_id,
-            "label": label,
-        }
+        filters = _filters(identifier, provider, status, connection_id, label)
         return await self._core.send(_list(filters, limit, cursor))
 
     async def update(

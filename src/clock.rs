@@ -5,6 +5,7 @@
 //! are compared in SQL are Unix milliseconds.
 
 use std::sync::LazyLock;
+use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
@@ -38,6 +39,19 @@ pub fn text_of_ms(ms: i64) -> Option<String> {
         .map(text)
 }
 
+/// A `Retry-After` value (RFC 9110 section 10.2.3: seconds, or an HTTP
+/// date) as the wait it asks for, at most a day; `None` for anything else.
+pub fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let max = Duration::from_secs(crate::error::MAX_RETRY_AFTER_S);
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds).min(max));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
+    Some(wait.min(max))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -47,5 +61,26 @@ mod tests {
             Some("2023-11-14T22:13:20.000Z")
         );
         assert_eq!(super::now().len(), 24);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_within_a_day() {
+        use std::time::{Duration, SystemTime};
+        let day = Duration::from_secs(86_400);
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(10 * 86_400));
+        let wait = super::retry_after(&soon).unwrap();
+        assert!(
+            wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        assert_eq!(super::retry_after(" 30 "), Some(Duration::from_secs(30)));
+        assert_eq!(super::retry_after("18446744073709551615"), Some(day));
+        assert_eq!(super::retry_after(&far), Some(day));
+        assert_eq!(
+            super::retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(super::retry_after("soon"), None);
     }
 }

@@ -273,7 +273,8 @@ fn provider_failure(provider: &Provider, code: ErrorCode, status: u16, message: 
         .with_upstream_status(status)
 }
 
-/// Copies a `Retry-After` in seconds onto a rate-limit error.
+/// Copies a `Retry-After` (seconds or an HTTP date) onto a rate-limit error,
+/// in whole seconds.
 fn with_retry_after(err: Error, headers: &HeaderMap) -> Error {
     if err.code != ErrorCode::RateLimited {
         return err;
@@ -281,7 +282,8 @@ fn with_retry_after(err: Error, headers: &HeaderMap) -> Error {
     let seconds = headers
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .and_then(crate::clock::retry_after)
+        .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
     match seconds {
         Some(s) => err.with_retry_after(s),
         None => err,

@@ -103,16 +103,8 @@ impl RetryPolicy {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        if let Some(v) = text(&self.retry_after_header) {
-            if let Ok(seconds) = v.parse::<u64>() {
-                return Some(Duration::from_secs(
-                    seconds.min(MAX_PROVIDER_DELAY.as_secs()),
-                ));
-            }
-            if let Ok(when) = httpdate::parse_http_date(v) {
-                let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
-                return Some(wait.min(MAX_PROVIDER_DELAY));
-            }
+        if let Some(wait) = text(&self.retry_after_header).and_then(crate::clock::retry_after) {
+            return Some(wait);
         }
         let v = text(self.reset_header.as_ref()?)?;
         let n = v

@@ -237,6 +237,11 @@ fn a_broken_file_does_not_take_the_other_providers_down() {
         dir.join("slack.yaml"),
     )
     .unwrap();
+    std::fs::copy(
+        root().join("provider-specs/slack.svg"),
+        dir.join("slack.svg"),
+    )
+    .unwrap();
     std::fs::write(dir.join("broken.yaml"), "provider: broken\n").unwrap();
     let specs = dir.to_str().unwrap();
     let out = run(

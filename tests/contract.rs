@@ -205,3 +205,42 @@ fn every_shipped_tool_is_described_for_a_language_model() {
         }
     }
 }
+
+/// What the connect page shows a person deciding whether to connect: the
+/// provider's logo, and in plain words what each way of connecting lets the
+/// app do — every scope an account may be asked for is explained.
+#[test]
+fn every_shipped_provider_tells_its_users_what_they_grant() {
+    let registry = Registry::load_dir(&root().join("provider-specs"), &Default::default()).registry;
+    let mut problems = Vec::new();
+    for provider in registry.providers() {
+        if provider.logo.is_none() {
+            problems.push(format!("{}: no logo", provider.key));
+        }
+        let tool_scopes: Vec<&String> = provider.tools.values().flat_map(|t| &t.scopes).collect();
+        for auth in &provider.auths {
+            let method = format!("{} ({})", provider.key, auth.kind.as_str());
+            if auth.permissions.is_empty() {
+                problems.push(format!("{method}: no permissions"));
+            }
+            let oauth = matches!(
+                auth.kind,
+                switchboard::spec::AuthType::Oauth2
+                    | switchboard::spec::AuthType::Oauth2ClientCredentials
+            );
+            if !oauth {
+                continue;
+            }
+            for scope in auth
+                .default_scopes
+                .iter()
+                .chain(tool_scopes.iter().copied())
+            {
+                if !auth.permissions.iter().any(|p| p.scopes.contains(scope)) {
+                    problems.push(format!("{method}: scope `{scope}` is not explained"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

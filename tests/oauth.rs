@@ -516,6 +516,7 @@ async fn revocations(f: &Flow) -> Vec<String> {
 async fn a_replaced_grant_is_revoked_where_the_spec_says_it_is_safe() {
     let dir = common::scratch_dir("replaced");
     let source = std::fs::read_to_string(STUDIO).unwrap();
+    std::fs::copy(STUDIO.replace(".yaml", ".svg"), dir.join("studio.svg")).unwrap();
     let spec = dir.join("studio.yaml");
     std::fs::write(
         &spec,
@@ -645,8 +646,10 @@ async fn the_code_flow_without_pkce() {
     // The same provider with `pkce: false`, as many providers are.
     let dir = common::scratch_dir("plain");
     let source = std::fs::read_to_string(STUDIO).unwrap();
+    std::fs::copy(STUDIO.replace(".yaml", ".svg"), dir.join("plain.svg")).unwrap();
     let plain = source
         .replace("provider: studio", "provider: plain")
+        .replace("logo: studio.svg", "logo: plain.svg")
         .replace("pkce: true", "pkce: false");
     let spec = dir.join("plain.yaml");
     std::fs::write(&spec, plain).unwrap();

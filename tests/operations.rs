@@ -474,6 +474,11 @@ fn the_binary_runs_with_zero_set_up() {
         specs.join("slack.yaml"),
     )
     .unwrap();
+    std::fs::copy(
+        root.join("provider-specs/slack.svg"),
+        specs.join("slack.svg"),
+    )
+    .unwrap();
 
     let start = || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))

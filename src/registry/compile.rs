@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use super::jsonpath::{Condition, OutputPath};
 use super::{
-    AccountConfig, Auth, Body, ConfigUses, DEFAULT_MAX_PAGES, Discover, ErrorRule, ErrorRules,
-    MaxItems, OutputField, PageTarget, Pagination, Part, Provider, ProviderOverride, Request, Step,
-    Text, TokenResponsePaths, Tool, ValueTemplate,
+    AccountConfig, AccountName, Auth, Body, ConfigUses, DEFAULT_MAX_PAGES, Discover, ErrorRule,
+    ErrorRules, Logo, MAX_LOGO_BYTES, MaxItems, OutputField, PageTarget, Pagination, Part,
+    Provider, ProviderOverride, Request, Step, Text, TokenResponsePaths, Tool, ValueTemplate,
 };
 use crate::spec::yaml::escape_pointer;
 use crate::spec::{
@@ -123,6 +123,8 @@ struct Compiler<'a> {
     /// The connection settings that declare a `pattern`.
     patterned: Vec<String>,
     account_config: Vec<String>,
+    /// Every scope some tool asks for beyond the defaults.
+    tool_scopes: Vec<String>,
     /// The parameter schema of the tool being compiled.
     current_parameters: Option<Value>,
 }
@@ -157,6 +159,11 @@ pub(super) fn compile(
             .methods()
             .iter()
             .flat_map(|m| m.account_config.keys().cloned())
+            .collect(),
+        tool_scopes: spec
+            .tools
+            .values()
+            .flat_map(|t| t.scopes.iter().cloned())
             .collect(),
         current_parameters: None,
     };
@@ -208,6 +215,8 @@ pub(super) fn compile(
         }
     }
 
+    let logo = spec.logo.as_ref().and_then(|name| c.logo(file, name));
+
     if !c.diags.is_empty() || !header_ok {
         let mut list = c.diags.list;
         list.sort_by_key(|d| (d.line, d.column));
@@ -228,6 +237,7 @@ pub(super) fn compile(
         description: spec.description,
         categories: spec.categories,
         docs_url: spec.docs_url,
+        logo,
         setup: spec.setup,
         base_url: base_url.unwrap_or(Text::Literal(String::new())),
         headers,
@@ -648,6 +658,40 @@ impl Compiler<'_> {
             );
         }
 
+        self.permissions(at, spec);
+        let account_name = spec.account_name.as_ref().and_then(|name| {
+            let pointer = format!("{at}/account_name");
+            if let Some(path) = &name.path
+                && (!path.starts_with('/') || crate::template::is_template(path))
+            {
+                self.diags.at(
+                    &format!("{pointer}/path"),
+                    format!("`{path}` must be a plain path under the base URL, starting with `/`"),
+                );
+            }
+            if name.path.is_some() && spec.kind == AuthType::None {
+                self.diags.at(
+                    &format!("{pointer}/path"),
+                    "an account without credentials has no name to look up".to_owned(),
+                );
+            }
+            let value = self.path(&format!("{pointer}/value"), &name.value)?;
+            Some(AccountName {
+                path: name.path.clone(),
+                value,
+            })
+        });
+        for (name, field) in &spec.credential_fields {
+            if let Some(link) = &field.help_url
+                && !url::Url::parse(link).is_ok_and(|u| u.scheme() == "https")
+            {
+                self.diags.at(
+                    &format!("{at}/credential_fields/{}/help_url", escape_pointer(name)),
+                    format!("`{link}` must be an absolute https URL"),
+                );
+            }
+        }
+
         if self.diags.list.len() != before {
             return None;
         }
@@ -687,6 +731,83 @@ impl Compiler<'_> {
             account_config,
             inject_headers,
             inject_query,
+            permissions: spec.permissions.clone(),
+            account_name,
+        })
+    }
+
+    /// Checks the plain-words permission lines of an auth method: each says
+    /// something, and each scope it names is one some account is asked for
+    /// (a misspelt scope would silently hide the line).
+    fn permissions(&mut self, at: &str, spec: &AuthSpec) {
+        let oauth = matches!(
+            spec.kind,
+            AuthType::Oauth2 | AuthType::Oauth2ClientCredentials
+        );
+        for (i, line) in spec.permissions.iter().enumerate() {
+            let pointer = format!("{at}/permissions/{i}");
+            if line.text.trim().is_empty() {
+                self.diags
+                    .at(&format!("{pointer}/text"), "the text is empty".to_owned());
+            }
+            if !oauth && !line.scopes.is_empty() {
+                self.diags.at(
+                    &format!("{pointer}/scopes"),
+                    format!("a `{}` account has no scopes", spec.kind.as_str()),
+                );
+                continue;
+            }
+            for (j, scope) in line.scopes.iter().enumerate() {
+                let asked = spec.default_scopes.contains(scope) || self.tool_scopes.contains(scope);
+                if !asked {
+                    self.diags.at(
+                        &format!("{pointer}/scopes/{j}"),
+                        format!(
+                            "`{scope}` is neither in `default_scopes` nor in any tool's `scopes`"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Reads the logo file `name` beside the spec `file`.
+    fn logo(&mut self, file: &Path, name: &str) -> Option<Logo> {
+        let path = file.parent().unwrap_or(Path::new(".")).join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.diags
+                    .at("/logo", format!("cannot read `{}`: {e}", path.display()));
+                return None;
+            }
+        };
+        if bytes.len() > MAX_LOGO_BYTES {
+            self.diags.at(
+                "/logo",
+                format!(
+                    "`{name}` is {} bytes; a logo may have at most {MAX_LOGO_BYTES}",
+                    bytes.len()
+                ),
+            );
+            return None;
+        }
+        let content_type = if name.ends_with(".svg") {
+            let text = std::str::from_utf8(&bytes).unwrap_or_default();
+            (text.contains("<svg") && text.contains("</svg>")).then_some("image/svg+xml")
+        } else {
+            bytes
+                .starts_with(b"\x89PNG\r\n\x1a\n")
+                .then_some("image/png")
+        };
+        let Some(content_type) = content_type else {
+            self.diags
+                .at("/logo", format!("`{name}` is not an SVG or PNG image"));
+            return None;
+        };
+        Some(Logo {
+            bytes: bytes.into(),
+            content_type,
         })
     }
 
@@ -1485,6 +1606,7 @@ fn credential_fields(spec: &AuthSpec) -> IndexMap<String, CredentialField> {
     let field = |label: &str| CredentialField {
         label: Some(label.to_owned()),
         description: None,
+        help_url: None,
         secret: true,
     };
     let mut fields = spec.credential_fields.clone();

@@ -186,6 +186,8 @@ pub struct Provider {
     pub description: Option<String>,
     pub categories: Vec<String>,
     pub docs_url: Option<String>,
+    /// The logo file the spec names, read when the spec loaded.
+    pub logo: Option<Logo>,
     /// How an operator registers the provider's app (Markdown).
     pub setup: Option<String>,
     pub base_url: Text,
@@ -279,7 +281,41 @@ pub struct Auth {
     pub account_config: IndexMap<String, AccountConfig>,
     pub inject_headers: Vec<(HeaderName, TemplateId)>,
     pub inject_query: Vec<(String, TemplateId)>,
+    /// What an account lets the app do, in plain words.
+    pub permissions: Vec<spec::PermissionSpec>,
+    /// Where a connected account's display name is found.
+    pub account_name: Option<AccountName>,
 }
+
+impl Auth {
+    /// The plain-words lines that apply when an account is asked for
+    /// `scopes`: those tied to one of them, and those tied to none.
+    pub fn permissions_for<'a>(&'a self, scopes: &'a [String]) -> impl Iterator<Item = &'a str> {
+        self.permissions
+            .iter()
+            .filter(|p| p.scopes.is_empty() || p.scopes.iter().any(|s| scopes.contains(s)))
+            .map(|p| p.text.as_str())
+    }
+}
+
+/// Where a connected account's display name (or email) is found.
+#[derive(Debug)]
+pub struct AccountName {
+    /// GET this path under the base URL with the account's credentials;
+    /// `None`: read the token response.
+    pub path: Option<String>,
+    pub value: OutputPath,
+}
+
+/// A provider's logo, served by the gateway as an image.
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub bytes: bytes::Bytes,
+    pub content_type: &'static str,
+}
+
+/// The largest logo file a spec may name.
+pub const MAX_LOGO_BYTES: usize = 64 * 1024;
 
 /// Compiled JSONPaths into a token response (standard names by default).
 #[derive(Debug)]

@@ -203,19 +203,27 @@ impl Specs {
 /// What identifies the state of a specs directory without reading the files.
 type Fingerprint = Vec<(PathBuf, u64, Option<std::time::SystemTime>)>;
 
+/// The spec files and the logo files beside them: a changed logo reloads too.
 fn fingerprint(dir: &Path) -> Fingerprint {
-    let Ok(files) = super::spec_files(dir) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    files
-        .into_iter()
-        .map(|f| {
-            let meta = std::fs::metadata(&f).ok();
-            let len = meta.as_ref().map_or(0, |m| m.len());
-            let modified = meta.and_then(|m| m.modified().ok());
-            (f, len, modified)
+    let mut files: Fingerprint = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|f| {
+            f.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "svg" | "png"))
         })
-        .collect()
+        .filter_map(|f| {
+            let meta = std::fs::metadata(&f).ok().filter(|m| m.is_file())?;
+            let modified = meta.modified().ok();
+            Some((f, meta.len(), modified))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// Keeps the specs directory watched while alive.

@@ -26,6 +26,10 @@ pub struct ProviderSpec {
     pub categories: Vec<String>,
     #[serde(default)]
     pub docs_url: Option<String>,
+    /// The provider's logo: an SVG or PNG file beside the spec, by name;
+    /// shown on the connect page.
+    #[serde(default)]
+    pub logo: Option<String>,
     /// How an operator registers the provider's app (Markdown), for the
     /// generated provider guide.
     #[serde(default)]
@@ -187,6 +191,34 @@ pub struct AuthSpec {
     pub account_config: IndexMap<String, AccountConfigField>,
     #[serde(default)]
     pub inject: Option<InjectSpec>,
+    /// What an account of this method lets the app do, in plain words for
+    /// the person who connects it; a line tied to scopes is shown when the
+    /// connection asks for one of them.
+    #[serde(default)]
+    pub permissions: Vec<PermissionSpec>,
+    /// Where the account's display name or email is found once connected.
+    #[serde(default)]
+    pub account_name: Option<AccountNameSpec>,
+}
+
+/// One line of what an account lets the app do ("Send email as you").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSpec {
+    pub text: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// How to learn who a connected account is: one GET of `path` under the
+/// base URL with the account's credentials, or (without `path`) the token
+/// endpoint's answer; `value` is a JSONPath into it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountNameSpec {
+    #[serde(default)]
+    pub path: Option<String>,
+    pub value: String,
 }
 
 /// JSONPaths into a non-standard token response.
@@ -214,6 +246,9 @@ pub struct CredentialField {
     pub description: Option<String>,
     #[serde(default = "yes")]
     pub secret: bool,
+    /// Where the user finds or creates this value (a settings page).
+    #[serde(default)]
+    pub help_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

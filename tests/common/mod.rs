@@ -107,6 +107,11 @@ pub fn specs_dir(files: &[&str]) -> PathBuf {
     for file in files {
         let source = root.join(file);
         std::fs::copy(&source, dir.join(source.file_name().unwrap())).unwrap();
+        // The logo a shipped spec names lies beside it.
+        let logo = source.with_extension("svg");
+        if logo.exists() {
+            std::fs::copy(&logo, dir.join(logo.file_name().unwrap())).unwrap();
+        }
     }
     dir
 }

@@ -179,6 +179,7 @@ export class Gateway {
     await writeFile(path.join(specs, 'studio.yaml'), STUDIO_SPEC);
     // A shipped OAuth provider, for the product brief's examples.
     await copyFile(path.join(REPO_DIR, 'provider-specs/gmail.yaml'), path.join(specs, 'gmail.yaml'));
+    await copyFile(path.join(REPO_DIR, 'provider-specs/gmail.svg'), path.join(specs, 'gmail.svg'));
 
     // Only the variables given here configure the gateway: no inherited
     // SWITCHBOARD_*, and a working directory without a config file.

@@ -1,9 +1,13 @@
 //! End to end in a real headless browser (Chromium through chromedriver's
 //! WebDriver API): a user opens a connect-session link, connects an API-key
-//! account through the form and an OAuth account through an authorization
-//! server's login and consent pages, and both are `active` through the API.
-//! `.ci/run` installs Debian's chromium and chromium-driver; without them
-//! the test says that it skipped.
+//! account through the form (a refused key first) and OAuth accounts
+//! through an authorization server's login and consent pages, adds a second
+//! labelled account, and sees each outcome — declined, provider failure,
+//! link expired or opened elsewhere — at desktop and phone widths, in light
+//! and dark. axe-core audits every page state in the page itself (WCAG 2.1
+//! A and AA). `.ci/run` installs Debian's chromium and chromium-driver and
+//! axe-core (`npm --prefix tests/browser ci`); without the browser the tests
+//! say that they skipped.
 
 mod common;
 
@@ -24,6 +28,8 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Default)]
 struct AuthServer {
     challenge: Arc<Mutex<Option<String>>>,
+    /// The token endpoint answers 500 (a provider failure).
+    broken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 async fn authorize(Query(q): Query<HashMap<String, String>>) -> Html<String> {
@@ -43,8 +49,9 @@ async fn login(Form(f): Form<HashMap<String, String>>) -> impl IntoResponse {
     }
     Html(format!(
         "<!doctype html><title>Allow access</title><p>Studio wants to read your site.</p>\
-         <form method=post action=/consent><input type=hidden name=q value=\"{}\"><button id=allow>Allow</button></form>",
-        f["q"]
+         <form method=post action=/consent><input type=hidden name=q value=\"{q}\"><button id=allow name=answer value=allow>Allow</button>\
+         <button id=deny name=answer value=deny>Deny</button></form>",
+        q = f["q"]
     ))
 }
 
@@ -54,9 +61,15 @@ async fn consent(State(s): State<AuthServer>, Form(f): Form<HashMap<String, Stri
         .collect();
     *s.challenge.lock().unwrap() = q.get("code_challenge").cloned();
     let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
-    back.query_pairs_mut()
-        .append_pair("code", "browser-code")
-        .append_pair("state", &q["state"]);
+    if f.get("answer").map(String::as_str) == Some("deny") {
+        back.query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("state", &q["state"]);
+    } else {
+        back.query_pairs_mut()
+            .append_pair("code", "browser-code")
+            .append_pair("state", &q["state"]);
+    }
     Redirect::to(back.as_str())
 }
 
@@ -64,6 +77,12 @@ async fn token(
     State(s): State<AuthServer>,
     Form(f): Form<HashMap<String, String>>,
 ) -> impl IntoResponse {
+    if s.broken.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": "server_error"})),
+        );
+    }
     let verifier = f.get("code_verifier").cloned().unwrap_or_default();
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
@@ -78,13 +97,29 @@ async fn token(
     (
         StatusCode::OK,
         axum::Json(
-            json!({"authed": {"access_token": "at-b", "refresh_token": "rt-b", "expires_in": 3600}}),
+            json!({"authed": {"access_token": "at-b", "refresh_token": "rt-b", "expires_in": 3600,
+                          "user": {"email": "bea@studio.example"}}}),
         ),
     )
 }
 
-async fn start_auth_server() -> String {
+/// Desk's "who am I" endpoint: it knows one key.
+async fn desk_me(headers: axum::http::HeaderMap) -> impl IntoResponse {
+    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some("Key dk_bea") => (
+            StatusCode::OK,
+            axum::Json(json!({"agent": {"email": "bea@desk.example"}})),
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid key"})),
+        ),
+    }
+}
+
+async fn start_auth_server(server: AuthServer) -> String {
     let app = axum::Router::new()
+        .route("/v1/me", get(desk_me))
         .route("/oauth/authorize", get(authorize))
         .route("/login", post(login))
         .route("/consent", post(consent))
@@ -93,7 +128,7 @@ async fn start_auth_server() -> String {
             "/me",
             get(|| async { axum::Json(json!({"site": {"id": "s9"}})) }),
         )
-        .with_state(AuthServer::default());
+        .with_state(server);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -146,7 +181,7 @@ impl Driver {
         })
         .await;
         let profile = common::scratch_dir("chromium");
-        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        let caps = json!({"capabilities": {"alwaysMatch": {"timeouts": {"script": 30000}, "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -216,6 +251,92 @@ impl Driver {
         .await;
     }
 
+    /// Ends the browser session.
+    async fn quit(&self) {
+        let path = format!("/session/{}", self.session);
+        self.call("DELETE", &path, Value::Null).await;
+    }
+
+    /// Runs `script` in the page; its return value.
+    async fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            &format!("/session/{}/execute/sync", self.session),
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    /// Waits until the page's source contains `text`.
+    async fn shows(&self, text: &str) {
+        common::eventually(&format!("the page shows `{text}`"), || async {
+            self.source().await.contains(text)
+        })
+        .await;
+    }
+
+    async fn width(&self, width: u32) {
+        self.call(
+            "POST",
+            &format!("/session/{}/window/rect", self.session),
+            json!({"width": width, "height": 900}),
+        )
+        .await;
+    }
+
+    /// Light or dark, as `prefers-color-scheme` tells the page.
+    async fn scheme(&self, scheme: &str) {
+        self.call(
+            "POST",
+            &format!("/session/{}/goog/cdp/execute", self.session),
+            json!({"cmd": "Emulation.setEmulatedMedia",
+                   "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}}),
+        )
+        .await;
+    }
+
+    /// Forgets this browser's cookies: from now on it is another browser.
+    async fn forget_cookies(&self) {
+        self.call(
+            "DELETE",
+            &format!("/session/{}/cookie", self.session),
+            Value::Null,
+        )
+        .await;
+    }
+
+    /// Runs axe-core in the page against WCAG 2.1 A and AA, and fails with
+    /// every violation (rule, impact, the elements) if there is one.
+    async fn audit(&self, axe: &str, what: &str) {
+        self.script(axe).await;
+        let found = self
+            .call(
+                "POST",
+                &format!("/session/{}/execute/async", self.session),
+                json!({"script": "const done = arguments[arguments.length - 1];\
+                    axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})\
+                      .then(r => done({passes: r.passes.length, violations: r.violations.map(v => ({\
+                          id: v.id, impact: v.impact, help: v.help,\
+                          nodes: v.nodes.map(n => n.html + ' — ' + n.failureSummary)}))}))\
+                      .catch(e => done({error: String(e)}));",
+                       "args": []}),
+            )
+            .await;
+        assert!(
+            found.get("error").is_none(),
+            "axe failed on {what}: {found}"
+        );
+        assert!(
+            found["passes"].as_u64().unwrap_or(0) > 0,
+            "axe checked nothing on {what}: {found}"
+        );
+        assert_eq!(
+            found["violations"],
+            json!([]),
+            "accessibility violations on {what}"
+        );
+    }
+
     async fn source(&self) -> String {
         self.call(
             "GET",
@@ -229,17 +350,40 @@ impl Driver {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_connects_two_accounts_in_a_real_browser() {
+/// The browser and the accessibility engine, or `None` (with a note) when
+/// the browser is not installed. With the browser but without axe-core the
+/// test fails: an audit that silently did not run would prove nothing.
+async fn browser_and_axe() -> Option<(Driver, String)> {
     let Some(driver) = Driver::start().await else {
         eprintln!(
             "skipped: /usr/bin/chromium and /usr/bin/chromedriver are not installed (.ci/run installs them)"
         );
-        return;
+        return None;
     };
-    let auth = start_auth_server().await;
+    let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&axe).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; install it with `npm --prefix tests/browser ci`",
+            axe.display()
+        )
+    });
+    Some((driver, axe))
+}
+
+/// A gateway with Desk (API key) and Studio (OAuth) behind `auth`, and the
+/// app's branding.
+async fn gateway(auth: &str) -> TestGateway {
+    let dir = common::scratch_dir("brand");
+    let logo = dir.join("notes.svg");
+    std::fs::write(
+        &logo,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 8 8\"><circle cx=\"4\" cy=\"4\" r=\"4\" fill=\"#0a7f5c\"/></svg>",
+    )
+    .unwrap();
+    let auth = auth.to_owned();
     let setup = Setup::new(specs_dir(&[
-        "tests/fixtures/specs/acme.yaml",
+        "tests/fixtures/connect/desk.yaml",
         "tests/fixtures/oauth/studio.yaml",
     ]))
     .configure(move |c| {
@@ -248,10 +392,39 @@ async fn a_user_connects_two_accounts_in_a_real_browser() {
             .insert("https://studio.example".into(), auth.clone());
         o.origins
             .insert("https://api.studio.example".into(), auth.clone());
+        let o = c.provider_overrides.entry("desk".into()).or_default();
+        o.origins
+            .insert("https://api.desk.example".into(), auth.clone());
+        c.connect_page = serde_json::from_value(json!({
+            "app_name": "Notes",
+            "logo": logo,
+            "support_url": "https://notes.example/help"
+        }))
+        .unwrap();
     });
-    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
-    gw.connection(json!({"provider": "acme", "config": {"site": "north"}}))
+    TestGateway::start(&Backend::Sqlite, setup).await
+}
+
+/// Signs in at the authorization server and answers its consent page.
+async fn sign_in_and_answer(driver: &Driver, answer: &str) {
+    driver.shows("Sign in").await;
+    driver.type_into("input[name=username]", "bea").await;
+    driver
+        .type_into("input[name=password]", "correct horse")
         .await;
+    driver.click("#login").await;
+    driver.shows("Allow").await;
+    driver.click(answer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_connects_accounts_in_a_real_browser() {
+    let Some((driver, axe)) = browser_and_axe().await else {
+        return;
+    };
+    let auth = start_auth_server(AuthServer::default()).await;
+    let gw = gateway(&auth).await;
+    gw.connection(json!({"provider": "desk"})).await;
     gw.connection(
         json!({"provider": "studio", "credentials": {"client_id": "c", "client_secret": "s"}}),
     )
@@ -260,79 +433,119 @@ async fn a_user_connects_two_accounts_in_a_real_browser() {
         .post("/v1/connect-sessions", json!({"identifier": "bea"}))
         .await;
     let link = session["url"].as_str().unwrap();
+    driver.width(1000).await;
 
-    // Continue claims the link for this browser; then the API-key form.
+    // Continue claims the link for this browser.
     driver.go(link).await;
+    driver.shows("Notes asks to connect your accounts").await;
+    driver.audit(&axe, "the Continue page").await;
     driver.click("form[action^='/connect/'] button").await;
-    common::eventually("the page after Continue", || async {
-        driver.source().await.contains("name=\"api_key\"")
-    })
-    .await;
-    driver
-        .type_into("input[name=api_key]", "sk_typed_by_bea")
+    driver.shows("name=\"api_key\"").await;
+
+    // Who asks, each provider's logo, and what connecting allows.
+    let page = driver.source().await;
+    for part in [
+        "<img class=\"logo\" src=\"/assets/logo\"",
+        "Notes will be able to:",
+        "<li>See and answer your support tickets</li>",
+        "<li>See your site</li>",
+        "<li>Change your site</li>",
+        "Where to find it",
+    ] {
+        assert!(page.contains(part), "{part} in {page}");
+    }
+    let images = driver
+        .script(
+            "return [...document.images].map(i => ({src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0}));",
+        )
         .await;
+    assert_eq!(
+        images,
+        json!([
+            {"src": "/assets/logo", "loaded": true},
+            {"src": "/assets/providers/desk/logo", "loaded": true},
+            {"src": "/assets/providers/studio/logo", "loaded": true},
+        ]),
+        "the logos load under the page's CSP"
+    );
+    driver.audit(&axe, "the connect page").await;
+
+    // A key Desk refuses: said beside the field, and the page stays usable.
+    driver.type_into("input[name=api_key]", "dk_wrong").await;
     driver.click("form[action*='/credentials/'] button").await;
-    common::eventually("the page says Acme is connected", || async {
-        driver.source().await.contains("Acme — connected")
-    })
-    .await;
+    driver.shows("Desk did not accept this.").await;
+    let invalid = driver
+        .script("const i = document.querySelector('input[name=api_key]'); return {invalid: i.getAttribute('aria-invalid'), value: i.value};")
+        .await;
+    assert_eq!(invalid, json!({"invalid": "true", "value": ""}));
+    driver.audit(&axe, "a refused key").await;
+    driver.type_into("input[name=api_key]", "dk_bea").await;
+    driver.click("form[action*='/credentials/'] button").await;
+    driver.shows("Connected as bea@desk.example.").await;
 
     // The OAuth button, the provider's login and consent pages, and back.
     driver.click("form[action*='/oauth/'] button").await;
-    common::eventually("the login page", || async {
-        driver.source().await.contains("Sign in")
-    })
-    .await;
-    driver.type_into("input[name=username]", "bea").await;
+    sign_in_and_answer(&driver, "#allow").await;
+    driver.shows("Connected as bea@studio.example.").await;
+    assert!(driver.source().await.contains("Studio — connected"));
+    driver.audit(&axe, "the page with connected accounts").await;
+
+    // A second Studio account, named by the user.
     driver
-        .type_into("input[name=password]", "correct horse")
+        .click("li.card:has(form[action*='/oauth/']) details summary")
         .await;
-    driver.click("#login").await;
-    common::eventually("the consent page", || async {
-        driver.source().await.contains("Allow")
-    })
-    .await;
-    driver.click("#allow").await;
-    common::eventually("back on the connect page, connected", || async {
-        let page = driver.source().await;
-        page.contains("Studio — connected") && page.contains("Connected.")
-    })
-    .await;
+    driver
+        .type_into("details form[action*='/oauth/'] input[name=label]", "work")
+        .await;
+    driver.click("details form[action*='/oauth/'] button").await;
+    sign_in_and_answer(&driver, "#allow").await;
+    driver
+        .shows("<strong>work</strong>: Connected as bea@studio.example.")
+        .await;
 
     let (_, accounts) = gw.get("/v1/connected-accounts?identifier=bea").await;
-    let states: HashMap<String, String> = accounts["data"]
+    let mut seen: Vec<(String, String, String, String)> = accounts["data"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| {
+            let text = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
             (
-                a["provider"].as_str().unwrap().to_owned(),
-                a["status"].as_str().unwrap().to_owned(),
+                text("provider"),
+                text("label"),
+                text("status"),
+                text("display_name"),
             )
         })
         .collect();
-    assert_eq!(states.get("acme").map(String::as_str), Some("active"));
-    assert_eq!(states.get("studio").map(String::as_str), Some("active"));
+    seen.sort();
+    let expected = [
+        ("desk", "default", "active", "bea@desk.example"),
+        ("studio", "default", "active", "bea@studio.example"),
+        ("studio", "work", "active", "bea@studio.example"),
+    ]
+    .map(|(p, l, s, n)| (p.into(), l.into(), s.into(), n.into()));
+    assert_eq!(seen, expected);
 
-    // At phone width the page fits, and its stylesheet (the only style the
-    // CSP allows) is applied: buttons wear the accent colour.
-    driver
-        .call(
-            "POST",
-            &format!("/session/{}/window/rect", driver.session),
-            json!({"width": 390, "height": 800}),
-        )
-        .await;
+    // Dark, then phone width: still no violation, the page fits, and its
+    // stylesheet (the only style the CSP allows) is applied.
+    driver.scheme("dark").await;
+    assert_eq!(
+        driver
+            .script("return getComputedStyle(document.body).backgroundColor;")
+            .await,
+        "rgb(21, 24, 30)",
+        "the dark colours apply"
+    );
+    driver.audit(&axe, "the connect page, dark").await;
+    driver.scheme("light").await;
+    driver.width(390).await;
     driver.go(link).await;
+    driver.shows("Connected as bea@desk.example.").await;
     let layout = driver
-        .call(
-            "POST",
-            &format!("/session/{}/execute/sync", driver.session),
-            json!({"script": "const b = document.querySelector(\"form[action*='/oauth/'] button\"); return {\
+        .script("const b = document.querySelector(\"form[action*='/oauth/'] button\"); return {\
                 scroll: document.documentElement.scrollWidth, width: window.innerWidth, \
-                accent: getComputedStyle(b).backgroundColor, buttonWidth: b.getBoundingClientRect().width};",
-                   "args": []}),
-        )
+                accent: getComputedStyle(b).backgroundColor, buttonWidth: b.getBoundingClientRect().width};")
         .await;
     assert!(
         layout["scroll"].as_f64() <= layout["width"].as_f64(),
@@ -346,12 +559,103 @@ async fn a_user_connects_two_accounts_in_a_real_browser() {
         layout["buttonWidth"].as_f64().unwrap() > 250.0,
         "buttons span the phone's width: {layout}"
     );
+    driver.audit(&axe, "the connect page at phone width").await;
+    driver.scheme("dark").await;
     driver
-        .call(
-            "DELETE",
-            &format!("/session/{}", driver.session),
-            Value::Null,
+        .audit(&axe, "the connect page at phone width, dark")
+        .await;
+    driver.quit().await;
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outcome_is_shown_in_a_real_browser() {
+    let Some((driver, axe)) = browser_and_axe().await else {
+        return;
+    };
+    let server = AuthServer::default();
+    let auth = start_auth_server(server.clone()).await;
+    let gw = gateway(&auth).await;
+    let studio = gw
+        .connection(
+            json!({"provider": "studio", "credentials": {"client_id": "c", "client_secret": "s"}}),
         )
         .await;
+    let (_, session) = gw
+        .post("/v1/connect-sessions", json!({"identifier": "cy"}))
+        .await;
+    let link = session["url"].as_str().unwrap();
+    driver.width(1000).await;
+    driver.go(link).await;
+    driver.click("form[action^='/connect/'] button").await;
+    driver.shows("Connect Studio").await;
+
+    // The user declines at the provider.
+    driver.click("form[action*='/oauth/'] button").await;
+    sign_in_and_answer(&driver, "#deny").await;
+    driver.shows("You declined, so nothing was shared.").await;
+    driver.audit(&axe, "a declined authorization").await;
+
+    // The provider fails to hand out the token.
+    server
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    driver.click("form[action*='/oauth/'] button").await;
+    sign_in_and_answer(&driver, "#allow").await;
+    driver
+        .shows("The provider did not complete the connection.")
+        .await;
+    assert!(driver.source().await.contains("Needs reconnecting:"));
+    driver.audit(&axe, "a provider failure").await;
+    server
+        .broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // The link opened in another browser.
+    driver.forget_cookies().await;
+    driver.go(link).await;
+    driver
+        .shows("This link was opened in another browser already.")
+        .await;
+    driver.audit(&axe, "a link opened elsewhere").await;
+
+    // An expired link, and one that never was.
+    let (_, later) = gw
+        .post("/v1/connect-sessions", json!({"identifier": "cy"}))
+        .await;
+    gw.sql("UPDATE connect_sessions SET expires_at = 0").await;
+    driver.go(later["url"].as_str().unwrap()).await;
+    driver.shows("This link has expired.").await;
+    driver.audit(&axe, "an expired link").await;
+    driver.go(&gw.url("/connect/not-a-link")).await;
+    driver.shows("This link is not valid.").await;
+
+    // An authorization link the app hands out itself, without a page of its
+    // own to return to: the start page and the result page in the same look.
+    let account = gw.account(&studio, "cy-api", None).await;
+    let (_, started) = gw
+        .post(
+            &format!("/v1/connected-accounts/{account}/auth-url"),
+            json!({}),
+        )
+        .await;
+    driver.go(started["url"].as_str().unwrap()).await;
+    driver.shows("Continue to Studio").await;
+    driver.audit(&axe, "the authorization start page").await;
+    driver.click("form button").await;
+    sign_in_and_answer(&driver, "#allow").await;
+    driver.shows("Your account is connected.").await;
+    assert!(
+        driver
+            .source()
+            .await
+            .contains("<link rel=\"stylesheet\" href=\"/assets/connect.css\">")
+    );
+    driver.audit(&axe, "the authorization result page").await;
+    driver.scheme("dark").await;
+    driver
+        .audit(&axe, "the authorization result page, dark")
+        .await;
+    driver.quit().await;
     gw.stop().await;
 }

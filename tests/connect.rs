@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use common::{Backend, Setup, TestGateway, specs_dir};
 use reqwest::StatusCode;
 use serde_json::json;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 struct Page {
@@ -27,7 +27,8 @@ async fn page() -> Page {
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "authed": {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "scope": "read,write"}
+            "authed": {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "scope": "read,write",
+                       "user": {"email": "ann@studio.example"}}
         })))
         .mount(&mock)
         .await;
@@ -182,7 +183,13 @@ async fn an_api_key_account_is_connected_through_the_form() {
     // The link opens once: another browser is refused, this one keeps it.
     let other = browser().get(&p.url).send().await.unwrap();
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
-    assert!(other.text().await.unwrap().contains("opened already"));
+    assert!(
+        other
+            .text()
+            .await
+            .unwrap()
+            .contains("opened in another browser already")
+    );
     let other = browser().post(&p.url).send().await.unwrap();
     assert_eq!(other.status(), StatusCode::FORBIDDEN);
     assert!(other.headers().get("set-cookie").is_none());
@@ -203,16 +210,27 @@ async fn an_api_key_account_is_connected_through_the_form() {
     let (_, accounts) = p.gw.get("/v1/connected-accounts?identifier=ann").await;
     assert_eq!(accounts["data"], json!([]));
 
-    // A wrong field is explained; the right one connects the account.
+    // A missing value is explained beside its field, which is marked; the
+    // right one connects the account.
     let response = post_form(
         &p,
         &cookie,
         "credentials",
         &p.acme,
-        &[("csrf", &csrf), ("apikey", "k")],
+        &[("csrf", &csrf), ("api_key", "  ")],
     )
     .await;
-    explains(response, StatusCode::BAD_REQUEST, "did you mean `api_key`?").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    let field = format!("{}-first-api_key", p.acme);
+    assert!(
+        html.contains(&format!(
+            "<p class=\"field-error\" id=\"{field}-error\">Enter the API key.</p>"
+        )) && html.contains(&format!(
+            "aria-describedby=\"{field}-error\" aria-invalid=\"true\""
+        )) && html.contains(&format!("<a href=\"#{field}\">Enter the API key.</a>")),
+        "{html}"
+    );
     let response = post_form(
         &p,
         &cookie,
@@ -398,10 +416,12 @@ async fn an_oauth_account_is_connected_through_the_button() {
     );
     let html = get_with(&cookie, &back).await.text().await.unwrap();
     assert!(html.contains("Studio — connected"), "{html}");
+    assert!(html.contains("Connected as ann@studio.example."), "{html}");
     let (_, accounts) =
         p.gw.get("/v1/connected-accounts?identifier=ann&provider=studio")
             .await;
     assert_eq!(accounts["data"][0]["status"], "active");
+    assert_eq!(accounts["data"][0]["display_name"], "ann@studio.example");
     assert_eq!(accounts["data"][0]["config"], json!({"site_id": "s1"}));
     assert_eq!(
         p.mock
@@ -561,5 +581,132 @@ async fn the_page_shows_who_asks_in_their_colours() {
             .starts_with("default-src 'none'")
     );
     assert_eq!(image.text().await.unwrap(), svg);
+    gw.stop().await;
+}
+
+/// What connecting allows, in plain words; where a key is found; a key the
+/// provider refuses shown beside its field (nothing saved); and who the
+/// account is once connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_says_what_connecting_allows_and_who_is_connected() {
+    let desk = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .and(header("authorization", "Key dk_right"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"agent": {"id": 7, "email": "ann@desk.example"}})),
+        )
+        .mount(&desk)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid key"})))
+        .mount(&desk)
+        .await;
+    let uri = desk.uri();
+    let setup = Setup::new(specs_dir(&[
+        "tests/fixtures/connect/desk.yaml",
+        "tests/fixtures/oauth/studio.yaml",
+    ]))
+    .configure(move |c| {
+        let o = c.provider_overrides.entry("desk".into()).or_default();
+        o.origins
+            .insert("https://api.desk.example".into(), uri.clone());
+    });
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    let desk_id = gw.connection(json!({"provider": "desk"})).await;
+    gw.connection(
+        json!({"provider": "studio", "credentials": {"client_id": "c", "client_secret": "s"}}),
+    )
+    .await;
+    let (_, session) = gw
+        .post("/v1/connect-sessions", json!({"identifier": "ann"}))
+        .await;
+    let url = session["url"].as_str().unwrap().to_owned();
+    let claimed = browser().post(&url).send().await.unwrap();
+    let cookie = claimed.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let html = get_with(&cookie, &url).await.text().await.unwrap();
+    for part in [
+        "<img class=\"provider-logo\" src=\"&#x2f;assets&#x2f;providers&#x2f;desk&#x2f;logo\" alt=\"\"",
+        "This app will be able to:",
+        "<li>See and answer your support tickets</li>",
+        "<li>See your site</li>",
+        "<li>Change your site</li>",
+        "href=\"https:&#x2f;&#x2f;desk.example&#x2f;settings&#x2f;keys\"",
+        "Where to find it<span class=\"visually-hidden\"> (opens Desk&#x27;s site in a new tab)</span>",
+    ] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    // Studio's connection asks for read and write only.
+    assert!(!html.contains("Delete your site"), "{html}");
+
+    let logo = browser()
+        .get(gw.url("/assets/providers/desk/logo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logo.status(), StatusCode::OK);
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+    assert!(logo.text().await.unwrap().contains("<title>Desk</title>"));
+    let none = browser()
+        .get(gw.url("/assets/providers/nobody/logo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+    let (_, detail) = gw.get("/v1/providers/desk").await;
+    assert_eq!(detail["logo_url"], "/assets/providers/desk/logo");
+    assert_eq!(
+        detail["auth_methods"][0]["permissions"],
+        json!([{"text": "See and answer your support tickets", "scopes": []}])
+    );
+
+    // A key the provider refuses: said beside the field, nothing saved.
+    let csrf = csrf_of(&html);
+    let post = |key: &'static str| {
+        let (gw_url, cookie, csrf) = (
+            gw.url(&format!(
+                "/connect/{}/credentials/{desk_id}",
+                url.rsplit('/').next().unwrap()
+            )),
+            cookie.clone(),
+            csrf.clone(),
+        );
+        async move {
+            browser()
+                .post(gw_url)
+                .header("cookie", cookie)
+                .form(&[("csrf", csrf.as_str()), ("form", "first"), ("api_key", key)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = post("dk_wrong").await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let html = refused.text().await.unwrap();
+    let field = format!("{desk_id}-first-api_key");
+    assert!(
+        html.contains(&format!(
+            "<p class=\"field-error\" id=\"{field}-error\">Desk did not accept this. Check that it is complete and still valid.</p>"
+        )) && html.contains(&format!("aria-describedby=\"{field}-error {field}-help\" aria-invalid=\"true\"")),
+        "{html}"
+    );
+    assert!(
+        !html.contains("dk_wrong"),
+        "a secret is never echoed: {html}"
+    );
+    let (_, accounts) = gw.get("/v1/connected-accounts?identifier=ann").await;
+    assert_eq!(accounts["data"], json!([]));
+
+    // The right key: connected, and the page says as whom.
+    let saved = post("dk_right").await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let html = get_with(&cookie, &url).await.text().await.unwrap();
+    assert!(html.contains("Connected as ann@desk.example."), "{html}");
+    let (_, accounts) = gw.get("/v1/connected-accounts?identifier=ann").await;
+    assert_eq!(accounts["data"][0]["display_name"], "ann@desk.example");
     gw.stop().await;
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::envelope::{ApiError, ApiResult, Json, Path, Query, invalid, not_found};
 use super::lists::{page, page_request};
 use super::{AppState, SharedState, new_id, now};
+use crate::auth::identity::{self, Identity};
 use crate::error::{Error, ErrorCode};
 use crate::spec::{AuthType, suggestion};
 use crate::store::{
@@ -309,23 +310,69 @@ pub async fn set_credentials(
         return Ok(axum::Json(to_json(&account)));
     }
     check_credentials(provider, auth, &body)?;
+    let identity = look_up(&state, provider, auth, &connection, &account.config, &body).await;
+    let account = store_credentials(
+        &state,
+        provider,
+        auth,
+        &connection,
+        account,
+        body,
+        &identity,
+    )
+    .await?;
+    Ok(axum::Json(to_json(&account)))
+}
+
+/// Asks the provider who typed credentials belong to (the spec's
+/// `account_name`); `Refused` when it does not accept them.
+pub(super) async fn look_up(
+    state: &AppState,
+    provider: &crate::registry::Provider,
+    auth: &crate::registry::Auth,
+    connection: &Connection,
+    account_config: &Map<String, Value>,
+    credentials: &Map<String, Value>,
+) -> Identity {
+    let subject = identity::Subject {
+        provider,
+        auth,
+        connection,
+        account_config,
+        credentials,
+    };
+    identity::look_up(&state.upstream, &subject, &Value::Null).await
+}
+
+/// Seals and stores checked api_key / bearer / basic credentials of
+/// `account`, which becomes active, with the name `identity` gives it.
+pub(super) async fn store_credentials(
+    state: &AppState,
+    provider: &crate::registry::Provider,
+    auth: &crate::registry::Auth,
+    connection: &Connection,
+    account: ConnectedAccount,
+    credentials: Map<String, Value>,
+    identity: &Identity,
+) -> ApiResult<ConnectedAccount> {
     let origin = crate::engine::api_origin(provider, auth, &connection.config, &account.config);
     let sealed = state.vault.seal(
-        crate::vault::Place::account_credentials(&id),
-        Value::Object(body).to_string().as_bytes(),
+        crate::vault::Place::account_credentials(&account.id),
+        Value::Object(credentials).to_string().as_bytes(),
     );
-    let account = state
+    let mut account = state
         .store
         .set_credentials(
-            &id,
+            &account.id,
             &sealed,
             origin.as_deref(),
             AccountStatus::Active,
             &now(),
         )
         .await?
-        .ok_or_else(|| missing(&id))?;
-    Ok(axum::Json(to_json(&account)))
+        .ok_or_else(|| missing(&account.id))?;
+    identity::save(&state.store, &mut account, identity).await;
+    Ok(account)
 }
 
 /// Checks credentials for an account of `provider`: the provider takes
@@ -409,6 +456,7 @@ pub(super) fn new_account(
         identifier,
         identifier_type,
         label,
+        display_name: None,
         status,
         status_reason: None,
         status_changed_at: now.clone(),
@@ -434,6 +482,7 @@ pub fn to_json(a: &ConnectedAccount) -> Value {
         "identifier": a.identifier,
         "identifier_type": a.identifier_type,
         "label": a.label,
+        "display_name": a.display_name,
         "status": a.status,
         "status_reason": a.status_reason,
         "status_changed_at": a.status_changed_at,

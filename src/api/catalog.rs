@@ -43,16 +43,22 @@ pub async fn provider(
             ))
             .collect::<serde_json::Map<_, _>>()
     );
-    body["credential_fields"] = json!(
-        p.auth()
-            .credential_fields
+    let fields = |a: &crate::registry::Auth| -> serde_json::Map<String, Value> {
+        a.credential_fields
             .iter()
-            .map(|(k, f)| (
-                k.clone(),
-                json!({"label": f.label, "description": f.description, "secret": f.secret})
-            ))
-            .collect::<serde_json::Map<_, _>>()
+            .map(|(k, f)| {
+                let field = json!({"label": f.label, "description": f.description,
+                                   "secret": f.secret, "help_url": f.help_url});
+                (k.clone(), field)
+            })
+            .collect()
+    };
+    body["logo_url"] = json!(
+        p.logo
+            .as_ref()
+            .map(|_| format!("/assets/providers/{}/logo", p.key))
     );
+    body["credential_fields"] = json!(fields(p.auth()));
     body["default_scopes"] = json!(p.auth().default_scopes);
     body["auth_methods"] = json!(
         p.auths
@@ -61,10 +67,8 @@ pub async fn provider(
                 "auth_type": a.kind.as_str(),
                 "label": a.label,
                 "default_scopes": a.default_scopes,
-                "credential_fields": a.credential_fields.iter().map(|(k, f)| (
-                    k.clone(),
-                    json!({"label": f.label, "description": f.description, "secret": f.secret})
-                )).collect::<serde_json::Map<_, _>>(),
+                "credential_fields": fields(a),
+                "permissions": a.permissions.iter().map(|l| json!({"text": l.text, "scopes": l.scopes})).collect::<Vec<_>>(),
             }))
             .collect::<Vec<_>>()
     );

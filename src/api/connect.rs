@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 
 use super::envelope::{ApiResult, Json, Path, Query, invalid, not_found};
 use super::{AppState, SharedState, now};
+use crate::auth::identity::Identity;
 use crate::registry::Provider;
 use crate::spec::AuthType;
 use crate::store::{
@@ -167,20 +168,6 @@ pub async fn page(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let registry = state.specs.current();
-    let mut items = Vec::new();
-    for id in &session.connection_ids {
-        let Ok(Some(connection)) = state.store.get_connection(id).await else {
-            continue;
-        };
-        let Some(provider) = registry.provider(&connection.provider) else {
-            continue;
-        };
-        let accounts = user_accounts(&state, &connection, &session.identifier).await;
-        if let Some(item) = item(&token, provider, &connection, &accounts) {
-            items.push(item);
-        }
-    }
     let banner = match q.status.as_deref() {
         Some("active") => Some("connected"),
         Some("disconnected") => Some("disconnected"),
@@ -188,16 +175,71 @@ pub async fn page(
         Some(_) => Some("failed"),
         None => None,
     };
+    let view = View {
+        token: &token,
+        session: &session,
+        sid: &sid,
+    };
+    show(&state, view, StatusCode::OK, banner, q.error, None).await
+}
+
+/// The page of one claimed session.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    token: &'a str,
+    session: &'a ConnectSession,
+    sid: &'a str,
+}
+
+/// What a refused API-key form shows beside its fields, and keeps.
+#[derive(Debug, Default, serde::Serialize)]
+struct FormErrors {
+    connection: String,
+    /// Which form of the card: `a1`, `a2`… (an account's), `add` or `first`.
+    slot: String,
+    /// The label typed into the "add another account" form.
+    label: String,
+    /// Field name → what is wrong with it.
+    fields: std::collections::BTreeMap<String, String>,
+    /// Field name → the value typed (non-secret fields only).
+    values: std::collections::BTreeMap<String, String>,
+}
+
+/// Renders the connect page: each offered connection with the user's
+/// accounts there, what connecting allows, and any form errors.
+async fn show(
+    state: &SharedState,
+    view: View<'_>,
+    status: StatusCode,
+    banner: Option<&str>,
+    error: Option<String>,
+    errors: Option<FormErrors>,
+) -> Response {
+    let registry = state.specs.current();
+    let mut items = Vec::new();
+    for id in &view.session.connection_ids {
+        let Ok(Some(connection)) = state.store.get_connection(id).await else {
+            continue;
+        };
+        let Some(provider) = registry.provider(&connection.provider) else {
+            continue;
+        };
+        let accounts = user_accounts(state, &connection, &view.session.identifier).await;
+        if let Some(item) = item(view.token, provider, &connection, &accounts) {
+            items.push(item);
+        }
+    }
     super::pages::render(
-        &state,
-        StatusCode::OK,
+        state,
+        status,
         "connect.html",
         minijinja::context! {
             items,
             banner,
-            error => q.error,
-            csrf => csrf(&sid),
-            back => session.redirect_url,
+            error,
+            errors => errors.map(minijinja::value::Serde),
+            csrf => csrf(view.sid),
+            back => view.session.redirect_url.clone(),
         },
     )
 }
@@ -221,11 +263,7 @@ pub async fn start_oauth(
     let Some(account) =
         find_or_create_account(&state, &connection, &session.identifier, &label).await
     else {
-        return message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The account could not be created.",
-        );
+        return message(&state, StatusCode::INTERNAL_SERVER_ERROR, "save_failed");
     };
     let back = format!("{}/connect/{token}", public_base(&state));
     let nonce = crate::vault::random_token();
@@ -244,11 +282,13 @@ pub async fn start_oauth(
             let cookie = super::oauth::flow_cookie(&state, &link.state_hash, &nonce);
             super::see_other(link.url, Some(cookie))
         }
-        Err(e) => message(&state, StatusCode::BAD_REQUEST, &e.message),
+        Err(e) => failure(&state, StatusCode::BAD_REQUEST, &e.message),
     }
 }
 
 /// `POST /connect/{token}/credentials/{connection_id}`: an API-key form.
+/// Empty fields, and a key the provider refuses (when the spec says how to
+/// ask it), are shown beside the field with the form kept; nothing is saved.
 pub async fn submit_credentials(
     State(state): State<SharedState>,
     Path((token, connection_id)): Path<(String, String)>,
@@ -264,52 +304,96 @@ pub async fn submit_credentials(
         Ok(v) => v,
         Err(page) => return page,
     };
-    let credentials: Map<String, Value> = form
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "label"))
-        .map(|(k, v)| (k.clone(), Value::String(v.trim().to_owned())))
-        .collect();
-    let checked = crate::auth::method(&provider, &connection)
-        .map_err(super::envelope::ApiError::from)
-        .and_then(|auth| {
-            super::accounts::check_credentials(&provider, auth, &credentials).map(|()| auth)
-        });
-    let auth = match checked {
-        Ok(auth) => auth,
-        Err(e) => return message(&state, StatusCode::BAD_REQUEST, &e.0.message),
+    let (sid, auth) = match (
+        super::cookie_value(&headers, COOKIE),
+        crate::auth::method(&provider, &connection),
+    ) {
+        (Some(sid), Ok(auth)) => (sid, auth),
+        _ => return message(&state, StatusCode::BAD_REQUEST, "provider_gone"),
     };
+    let existing = user_accounts(&state, &connection, &session.identifier).await;
+    let slot = match form.get("form").map(String::as_str) {
+        Some("add") => "add".to_owned(),
+        _ => match existing.iter().position(|a| a.label == label) {
+            Some(i) => format!("a{}", i + 1),
+            None => "first".to_owned(),
+        },
+    };
+    let mut errors = FormErrors {
+        connection: connection.id.clone(),
+        slot,
+        label: form.get("label").cloned().unwrap_or_default(),
+        ..FormErrors::default()
+    };
+    let mut credentials = Map::new();
+    for (key, field) in &auth.credential_fields {
+        let value = form.get(key).map(|v| v.trim()).unwrap_or_default();
+        let name = field.label.as_deref().unwrap_or(key);
+        if value.is_empty() {
+            let text = super::pages::text("field_missing").replace("{field}", name);
+            errors.fields.insert(key.clone(), text);
+        }
+        if !field.secret {
+            errors.values.insert(key.clone(), value.to_owned());
+        }
+        credentials.insert(key.clone(), Value::String(value.to_owned()));
+    }
+    let view = View {
+        token: &token,
+        session: &session,
+        sid: &sid,
+    };
+    if !errors.fields.is_empty() {
+        return refused(&state, view, errors).await;
+    }
+    if let Err(e) = super::accounts::check_credentials(&provider, auth, &credentials) {
+        return failure(&state, StatusCode::BAD_REQUEST, &e.0.message);
+    }
+    let account_config = existing
+        .iter()
+        .find(|a| a.label == label)
+        .map(|a| a.config.clone())
+        .unwrap_or_default();
+    let identity = super::accounts::look_up(
+        &state,
+        &provider,
+        auth,
+        &connection,
+        &account_config,
+        &credentials,
+    )
+    .await;
+    if identity == Identity::Refused {
+        // Beside the secret the provider refused (the first one).
+        let field = auth
+            .credential_fields
+            .iter()
+            .find(|(_, f)| f.secret)
+            .or_else(|| auth.credential_fields.first())
+            .map(|(k, _)| k.clone())
+            .unwrap_or_default();
+        let text = super::pages::text("key_refused").replace("{provider}", &provider.display_name);
+        errors.fields.insert(field, text);
+        return refused(&state, view, errors).await;
+    }
     let Some(account) =
         find_or_create_account(&state, &connection, &session.identifier, &label).await
     else {
-        return message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The account could not be created.",
-        );
+        return message(&state, StatusCode::INTERNAL_SERVER_ERROR, "save_failed");
     };
-    let origin = crate::engine::api_origin(&provider, auth, &connection.config, &account.config);
-    let sealed = state.vault.seal(
-        crate::vault::Place::account_credentials(&account.id),
-        Value::Object(credentials).to_string().as_bytes(),
-    );
-    if state
-        .store
-        .set_credentials(
-            &account.id,
-            &sealed,
-            origin.as_deref(),
-            AccountStatus::Active,
-            &now(),
-        )
-        .await
-        .is_err()
-    {
-        return message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The credentials could not be saved.",
-        );
-    }
+    let account = super::accounts::store_credentials(
+        &state,
+        &provider,
+        auth,
+        &connection,
+        account,
+        credentials,
+        &identity,
+    )
+    .await;
+    let Ok(account) = account else {
+        return message(&state, StatusCode::INTERNAL_SERVER_ERROR, "save_failed");
+    };
     let back = format!(
         "{}/connect/{token}?connected_account_id={}&status=active",
         public_base(&state),
@@ -340,11 +424,7 @@ pub async fn disconnect(
             .await
             .is_err()
     {
-        return message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The account could not be removed. Try again.",
-        );
+        return message(&state, StatusCode::INTERNAL_SERVER_ERROR, "remove_failed");
     }
     let back = format!(
         "{}/connect/{token}?status=disconnected",
@@ -374,25 +454,13 @@ async fn post_context(
     let expected = csrf(&sid);
     let presented = form.get("csrf").map(String::as_str).unwrap_or_default();
     if !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
-        return Err(message(
-            state,
-            StatusCode::FORBIDDEN,
-            "This form has expired. Reload the page and try again.",
-        ));
+        return Err(message(state, StatusCode::FORBIDDEN, "form_expired"));
     }
     if !session.connection_ids.iter().any(|c| c == connection_id) {
-        return Err(message(
-            state,
-            StatusCode::NOT_FOUND,
-            "This connection is not offered here.",
-        ));
+        return Err(message(state, StatusCode::NOT_FOUND, "connection_gone"));
     }
     let Ok(Some(connection)) = state.store.get_connection(connection_id).await else {
-        return Err(message(
-            state,
-            StatusCode::NOT_FOUND,
-            "This connection no longer exists.",
-        ));
+        return Err(message(state, StatusCode::NOT_FOUND, "connection_gone"));
     };
     let Some(provider) = state
         .specs
@@ -400,13 +468,9 @@ async fn post_context(
         .provider(&connection.provider)
         .cloned()
     else {
-        return Err(message(
-            state,
-            StatusCode::NOT_FOUND,
-            "This provider is not available.",
-        ));
+        return Err(message(state, StatusCode::NOT_FOUND, "provider_gone"));
     };
-    let label = form_label(form).map_err(|text| message(state, StatusCode::BAD_REQUEST, &text))?;
+    let label = form_label(form).map_err(|text| failure(state, StatusCode::BAD_REQUEST, &text))?;
     Ok(FormPost {
         session,
         connection,
@@ -427,18 +491,10 @@ async fn open(
 ) -> Result<(ConnectSession, String, Option<String>), Response> {
     let hash = fingerprint(token);
     let Ok(Some(session)) = state.store.get_connect_session(&hash).await else {
-        return Err(message(
-            state,
-            StatusCode::NOT_FOUND,
-            "This link is not valid.",
-        ));
+        return Err(message(state, StatusCode::NOT_FOUND, "link_invalid"));
     };
     if session.expires_at <= crate::clock::now_ms() {
-        return Err(message(
-            state,
-            StatusCode::GONE,
-            "This link has expired. Ask the app for a new one.",
-        ));
+        return Err(message(state, StatusCode::GONE, "link_expired"));
     }
     let presented = super::cookie_value(headers, COOKIE);
     match (&session.browser_hash, presented) {
@@ -499,11 +555,7 @@ fn continue_page(state: &AppState, token: &str) -> Response {
 }
 
 fn used(state: &AppState) -> Response {
-    message(
-        state,
-        StatusCode::FORBIDDEN,
-        "This link was opened already. Ask the app for a new one.",
-    )
+    message(state, StatusCode::FORBIDDEN, "link_used")
 }
 
 /// The label a form names (`default` when it names none), checked as the
@@ -607,6 +659,7 @@ fn item(
                 label => f.label.as_deref().unwrap_or(key),
                 help => f.description.as_deref(),
                 secret => f.secret,
+                help_url => f.help_url.as_deref(),
             }
         })
         .collect();
@@ -622,6 +675,7 @@ fn item(
             });
             minijinja::context! {
                 label => &a.label,
+                name => &a.display_name,
                 connected,
                 reason => reason.flatten(),
             }
@@ -630,9 +684,13 @@ fn item(
     let connected = accounts
         .iter()
         .any(|a| a.get_attr("connected").is_ok_and(|c| c.is_true()));
+    let scopes = crate::auth::scopes(provider, connection);
+    let permissions: Vec<String> = auth.permissions_for(&scopes).map(str::to_owned).collect();
     Some(minijinja::context! {
         id => &connection.id,
         name => &provider.display_name,
+        logo => provider.logo.is_some().then(|| format!("/assets/providers/{}/logo", provider.key)),
+        permissions,
         connected,
         kind,
         action => format!("/connect/{token}/{path}/{}", connection.id),
@@ -642,8 +700,33 @@ fn item(
     })
 }
 
-fn message(state: &AppState, status: StatusCode, text: &str) -> Response {
-    super::pages::message(state, status, "Connect your accounts", text, false)
+/// The page again, with what is wrong beside the fields of a form.
+async fn refused(state: &SharedState, view: View<'_>, errors: FormErrors) -> Response {
+    show(
+        state,
+        view,
+        StatusCode::BAD_REQUEST,
+        None,
+        None,
+        Some(errors),
+    )
+    .await
+}
+
+/// A page that says the text `key` went wrong.
+fn message(state: &AppState, status: StatusCode, key: &str) -> Response {
+    failure(state, status, super::pages::text(key))
+}
+
+/// A page that says what went wrong, in `text`.
+fn failure(state: &AppState, status: StatusCode, text: &str) -> Response {
+    super::pages::message(
+        state,
+        status,
+        super::pages::text("connect_title"),
+        text,
+        false,
+    )
 }
 
 fn csrf(sid: &str) -> String {

@@ -215,6 +215,10 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         )
         .route("/assets/connect.css", get(pages::stylesheet))
         .route("/assets/logo", get(pages::logo))
+        .route(
+            "/assets/providers/{provider}/logo",
+            get(pages::provider_logo),
+        )
         .route("/openapi.json", get(openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

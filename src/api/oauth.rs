@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{ApiResult, OptionalJson, Path, Query, not_found};
+use super::pages::text;
 use super::{AppState, SharedState, now};
 use crate::auth::flow::{self, OAuthEnv, StateProblem};
 use crate::error::Error;
@@ -245,8 +246,8 @@ fn refused(state: &AppState, problem: StateProblem) -> Response {
     page(
         state,
         StatusCode::BAD_REQUEST,
-        "Authorization failed",
-        problem.message(),
+        text("auth_failed_title"),
+        text(problem.text_key()),
     )
 }
 
@@ -254,7 +255,7 @@ fn failed(state: &AppState, e: &Error) -> Response {
     page(
         state,
         StatusCode::INTERNAL_SERVER_ERROR,
-        "Authorization failed",
+        text("auth_failed_title"),
         &e.message,
     )
 }
@@ -285,9 +286,9 @@ pub async fn callback(
                 StatusCode::BAD_REQUEST
             };
             let title = if status == "active" {
-                "Account connected"
+                text("auth_done_title")
             } else {
-                "Authorization failed"
+                text("auth_failed_title")
             };
             page(&state, code, title, message)
         }
@@ -307,25 +308,13 @@ pub async fn callback(
         } else {
             "error"
         };
-        return finish(
-            status,
-            Some(error),
-            "The authorization was not granted. You can close this page.",
-        );
+        return finish(status, Some(error), text("auth_not_granted"));
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
-        return finish(
-            "error",
-            Some("invalid_request"),
-            "The provider sent no authorization code.",
-        );
+        return finish("error", Some("invalid_request"), text("auth_no_code"));
     };
     match complete(&state, &accepted, code).await {
-        Ok(_) => finish(
-            "active",
-            None,
-            "The account is connected. You can close this page.",
-        ),
+        Ok(_) => finish("active", None, text("auth_done")),
         Err(e) => {
             tracing::warn!(account = %account_id, error = %e, "authorization did not complete");
             let _ = state
@@ -382,8 +371,8 @@ fn back_to_app(
         return page(
             state,
             StatusCode::BAD_REQUEST,
-            "Authorization failed",
-            "The return address is not valid.",
+            text("auth_failed_title"),
+            text("auth_bad_return"),
         );
     };
     {

@@ -21,6 +21,7 @@ use oauth2::{
 };
 use serde_json::{Map, Value, json};
 
+use super::identity;
 use super::token::{ClientCredentials, RawTokenResponse, read_tokens, token_client, token_error};
 use crate::clock;
 use crate::engine;
@@ -287,17 +288,14 @@ pub enum StateProblem {
 }
 
 impl StateProblem {
-    pub fn message(self) -> &'static str {
+    /// The key of the page text that explains the problem to the user.
+    pub fn text_key(self) -> &'static str {
         match self {
-            StateProblem::Unknown => "This authorization link is not valid.",
-            StateProblem::Used => "This authorization link was used already. Ask for a new one.",
-            StateProblem::Expired => "This authorization link has expired. Ask for a new one.",
-            StateProblem::NotStarted => {
-                "This authorization was not started from its link. Open the link you were given and continue from there."
-            }
-            StateProblem::OtherBrowser => {
-                "This authorization was started in another browser. Open the link you were given in this browser and connect from there."
-            }
+            StateProblem::Unknown => "state_unknown",
+            StateProblem::Used => "state_used",
+            StateProblem::Expired => "state_expired",
+            StateProblem::NotStarted => "state_not_started",
+            StateProblem::OtherBrowser => "state_other_browser",
         }
     }
 }
@@ -404,7 +402,7 @@ pub async fn complete(
     }
     let sealed = env.vault.seal(
         Place::account_credentials(&accepted.state.account_id),
-        Value::Object(credentials).to_string().as_bytes(),
+        Value::Object(credentials.clone()).to_string().as_bytes(),
     );
     let expires_at = tokens
         .expires_in
@@ -429,12 +427,21 @@ pub async fn complete(
             .filter(|old| old.credentials.is_some()),
         false => None,
     };
-    let account = env
-        .store
-        .authorize_account(&accepted.state.account_id, &grant, &clock::now())
-        .await
-        .map_err(Error::from)?
-        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))?;
+    let subject = identity::Subject {
+        provider,
+        auth,
+        connection,
+        account_config: &config,
+        credentials: &credentials,
+    };
+    let account = authorize(
+        env,
+        &accepted.state.account_id,
+        &grant,
+        &subject,
+        response.raw(),
+    )
+    .await?;
     if let Some(old) = replaced {
         let previous = super::open_account_credentials(env.vault, &old).unwrap_or_default();
         let old_token = previous
@@ -623,7 +630,7 @@ pub async fn import(
     }
     let sealed = env.vault.seal(
         Place::account_credentials(&account.id),
-        Value::Object(credentials).to_string().as_bytes(),
+        Value::Object(credentials.clone()).to_string().as_bytes(),
     );
     let origin = engine::api_origin(provider, auth, &connection.config, &config);
     let grant = Grant {
@@ -633,11 +640,40 @@ pub async fn import(
         scopes: &scopes,
         config: &config,
     };
-    env.store
-        .authorize_account(&account.id, &grant, &clock::now())
+    let subject = identity::Subject {
+        provider,
+        auth,
+        connection,
+        account_config: &config,
+        credentials: &credentials,
+    };
+    authorize(env, &account.id, &grant, &subject, &Value::Null).await
+}
+
+/// Stores the grant of account `id`, now active, and asks the provider who
+/// the account is (`token_response`: the token endpoint's answer, if any).
+async fn authorize(
+    env: &OAuthEnv<'_>,
+    id: &str,
+    grant: &Grant<'_>,
+    subject: &identity::Subject<'_>,
+    token_response: &Value,
+) -> Result<ConnectedAccount, Error> {
+    let mut account = env
+        .store
+        .authorize_account(id, grant, &clock::now())
         .await
         .map_err(Error::from)?
-        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))?;
+    identity::record(
+        env.store,
+        env.upstream,
+        subject,
+        &mut account,
+        token_response,
+    )
+    .await;
+    Ok(account)
 }
 
 /// Finds the account's config values the spec declares with `discover`.

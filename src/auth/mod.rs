@@ -9,6 +9,7 @@
 //! for its answer.
 
 pub mod flow;
+pub mod identity;
 pub mod refresh;
 pub mod token;
 

@@ -274,6 +274,7 @@ mod tests {
             identifier: "u".into(),
             identifier_type: IdentifierType::UserId,
             label: "default".into(),
+            display_name: None,
             status: AccountStatus::Active,
             status_reason: None,
             status_changed_at: String::new(),

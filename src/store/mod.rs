@@ -392,6 +392,18 @@ impl Store {
         .await
     }
 
+    /// Records who the account is at the provider (`None`: not known).
+    pub async fn set_display_name(&self, id: &str, name: Option<&str>) -> Result<(), StoreError> {
+        update_columns(
+            &self.pool,
+            "connected_accounts",
+            id,
+            vec![("display_name", Col::Text(name.map(str::to_owned)))],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Writes `sets` to an account and reads it back (`None`: no such account).
     async fn update_account_columns(
         &self,
@@ -969,7 +981,7 @@ pub enum McpLinkKey<'a> {
 
 const CONNECTION_COLUMNS: &str =
     "id, provider, auth_type, scopes, config, managed, secret, created_at, updated_at";
-const ACCOUNT_COLUMNS: &str = "id, connection_id, provider, identifier, identifier_type, label, status, \
+const ACCOUNT_COLUMNS: &str = "id, connection_id, provider, identifier, identifier_type, label, display_name, status, \
      status_reason, status_changed_at, scopes, metadata, config, credentials, credentials_expires_at, \
      credentials_issued_at, credentials_origin, last_used_at, created_at, updated_at";
 

@@ -34,6 +34,8 @@ pub struct ConnectedAccount {
     pub identifier: String,
     pub identifier_type: IdentifierType,
     pub label: String,
+    /// Who the account is at the provider (a name or email), when known.
+    pub display_name: Option<String>,
     pub status: AccountStatus,
     pub status_reason: Option<String>,
     pub status_changed_at: String,
@@ -163,6 +165,7 @@ pub(super) fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         identifier: row.try_get("identifier")?,
         identifier_type: enum_column(row, "identifier_type")?,
         label: row.try_get("label")?,
+        display_name: row.try_get("display_name")?,
         status: enum_column(row, "status")?,
         status_reason: row.try_get("status_reason")?,
         status_changed_at: row.try_get("status_changed_at")?,

@@ -270,6 +270,16 @@ impl Upstream {
         Ok(Answer { response, attempts })
     }
 
+    /// Sends `req` once, without limits, retries or breaker (a lookup made
+    /// while an account connects), reading the bounded response.
+    pub async fn once(
+        &self,
+        provider: &str,
+        req: RenderedRequest,
+    ) -> Result<ProviderResponse, Error> {
+        self.attempt(provider, req).await.map_err(|e| e.error)
+    }
+
     /// Sends a proxied request with the same limits and circuit breaker as
     /// [`Upstream::call`], retried (idempotent methods only) while its body
     /// can be sent again. Only the answer's head is awaited within the

@@ -98,6 +98,8 @@ export interface ConnectedAccount {
   identifier: string;
   identifier_type: IdentifierType;
   label: string;
+  /** Who the account is at the provider (a name or email), when its spec says how to ask. */
+  display_name: string | null;
   status: AccountStatus;
   status_reason: string | null;
   status_changed_at: Timestamp;
@@ -265,6 +267,14 @@ export interface CredentialField {
   label: string | null;
   description: string | null;
   secret: boolean;
+  /** Where the user finds or creates this value. */
+  help_url: string | null;
+}
+
+/** What an account lets the app do, in plain words, and the scopes it stands for. */
+export interface Permission {
+  text: string;
+  scopes: string[];
 }
 
 export interface AuthMethod {
@@ -272,12 +282,15 @@ export interface AuthMethod {
   label: string | null;
   default_scopes: string[];
   credential_fields: Record<string, CredentialField>;
+  permissions: Permission[];
 }
 
 /** `GET /v1/providers/{provider}`: the summary and how to connect it. */
 export interface ProviderDetail extends ProviderSummary {
   description: string | null;
   docs_url: string | null;
+  /** The provider's logo on the gateway (a path), if its spec names one. */
+  logo_url: string | null;
   connection_config: Record<string, ConnectionConfigSetting>;
   /** The default method's credential fields. */
   credential_fields: Record<string, CredentialField>;

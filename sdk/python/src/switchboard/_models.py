@@ -132,6 +132,7 @@ class ConnectedAccount:
     identifier: str
     identifier_type: str
     label: str
+    display_name: Optional[str]
     status: str
     status_reason: Optional[str]
     status_changed_at: Optional[datetime]
@@ -157,6 +158,7 @@ class ConnectedAccount:
             identifier=data.get("identifier", ""),
             identifier_type=data.get("identifier_type", "user_id"),
             label=data.get("label", "default"),
+            display_name=data.get("display_name"),
             status=data.get("status", ""),
             status_reason=data.get("status_reason"),
             status_changed_at=parse_timestamp(data.get("status_changed_at")),
@@ -250,6 +252,7 @@ class CredentialField:
     label: Optional[str]
     description: Optional[str]
     secret: bool
+    help_url: Optional[str] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CredentialField":
@@ -257,6 +260,7 @@ class CredentialField:
             label=data.get("label"),
             description=data.get("description"),
             secret=bool(data.get("secret", False)),
+            help_url=data.get("help_url"),
         )
 
 
@@ -272,6 +276,7 @@ class AuthMethod:
     label: Optional[str]
     default_scopes: List[str]
     credential_fields: Dict[str, CredentialField]
+    permissions: List["Permission"] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "AuthMethod":
@@ -280,7 +285,22 @@ class AuthMethod:
             label=data.get("label"),
             default_scopes=_str_list(data.get("default_scopes")),
             credential_fields=_credential_fields(data.get("credential_fields")),
+            permissions=[
+                Permission.from_dict(p) for p in data.get("permissions") or [] if isinstance(p, dict)
+            ],
         )
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What an account lets the app do, in plain words, and the scopes it stands for."""
+
+    text: str
+    scopes: List[str]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Permission":
+        return cls(text=data.get("text", ""), scopes=_str_list(data.get("scopes")))
 
 
 @dataclass(frozen=True)
@@ -300,6 +320,7 @@ class Provider:
     tools: List[str]
     description: Optional[str] = None
     docs_url: Optional[str] = None
+    logo_url: Optional[str] = None
     connection_config: Optional[Dict[str, ConfigSetting]] = None
     credential_fields: Optional[Dict[str, CredentialField]] = None
     default_scopes: Optional[List[str]] = None
@@ -319,6 +340,7 @@ class Provider:
             tools=_str_list(data.get("tools")),
             description=data.get("description"),
             docs_url=data.get("docs_url"),
+            logo_url=data.get("logo_url"),
             connection_config=(
                 {k: ConfigSetting.from_dict(v) for k, v in data["connection_config"].items()}
                 if isinstance(data.get("connection_config"), dict)

@@ -262,9 +262,11 @@ impl Upstream {
     /// Sends `req` with the resilience of the module docs.
     pub async fn call(&self, plan: &CallPlan<'_>, req: RenderedRequest) -> Result<Answer, Error> {
         let host = req.url.host_str().unwrap_or_default().to_owned();
+        // Serialized once; every attempt sends the same bytes.
+        let body = body_bytes(&req);
         let (response, attempts) = self
             .attempts(plan, &host, true, || {
-                self.attempt(plan.provider, req.clone())
+                self.attempt(plan.provider, &req, body.clone())
             })
             .await?;
         Ok(Answer { response, attempts })
@@ -277,7 +279,10 @@ impl Upstream {
         provider: &str,
         req: RenderedRequest,
     ) -> Result<ProviderResponse, Error> {
-        self.attempt(provider, req).await.map_err(|e| e.error)
+        let body = body_bytes(&req);
+        self.attempt(provider, &req, body)
+            .await
+            .map_err(|e| e.error)
     }
 
     /// Sends a proxied request with the same limits and circuit breaker as
@@ -500,15 +505,11 @@ impl Upstream {
     async fn attempt(
         &self,
         provider: &str,
-        req: RenderedRequest,
+        req: &RenderedRequest,
+        body: Bytes,
     ) -> Result<ProviderResponse, AttemptError> {
         let host = req.url.host_str().unwrap_or_default().to_owned();
-        let body = req
-            .body
-            .as_ref()
-            .map(|b| Bytes::from(b.to_bytes()))
-            .unwrap_or_default();
-        let response = self.send(provider, &req, full(body)).await?;
+        let response = self.send(provider, req, full(body)).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let too_large = || AttemptError {
@@ -554,6 +555,14 @@ impl Upstream {
             body: body.to_vec(),
         })
     }
+}
+
+/// The bytes of a rendered request's body (empty when it has none).
+fn body_bytes(req: &RenderedRequest) -> Bytes {
+    req.body
+        .as_ref()
+        .map(|b| Bytes::from(b.to_bytes()))
+        .unwrap_or_default()
 }
 
 impl Upstream {

@@ -45,6 +45,10 @@ pub struct Config {
     pub ingress_rate_limit: Option<RateQuotaConfig>,
     /// How long before its expiry an access token is replaced, in seconds.
     pub token_refresh_skew_s: u64,
+    /// How long a replica keeps an account it read for a call in memory, in
+    /// milliseconds: the longest a change made on another replica goes
+    /// unseen. 0 reads the store on every call.
+    pub account_cache_ttl_ms: u64,
     /// OAuth accounts unused (and unrefreshed) this long get their tokens
     /// refreshed in the background, so providers do not expire their
     /// refresh tokens; 0 turns this off.
@@ -295,6 +299,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             ingress_rate_limit: None,
             token_refresh_skew_s: 60,
+            account_cache_ttl_ms: 1000,
             idle_refresh_after_s: 24 * 60 * 60,
             upkeep_interval_ms: 15 * 60 * 1000,
             server: ServerConfig::default(),

@@ -81,7 +81,9 @@ impl Gateway {
                 source,
             })?;
         }
-        let store = Store::connect(&database_url).await?;
+        let store = Store::connect(&database_url)
+            .await?
+            .with_account_cache(Duration::from_millis(config.account_cache_ttl_ms));
         if let Some(path) = sqlite_path(&database_url) {
             restrict_to_owner(&path);
         }
@@ -288,7 +290,8 @@ fn spawn_account_upkeep(state: &SharedState) {
 
 /// `switchboard serve`: logs, binds, serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    init_logging(config.log_format);
+    // Held until the gateway stops: dropping it writes the lines still queued.
+    let _log_writer = init_logging(config.log_format);
     let mut config = config;
     let listen = config.listen.clone();
     let data_dir = config.data_dir.clone();
@@ -379,21 +382,27 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to standard error from a thread of their own: a request only
+/// queues its line (a full queue drops lines rather than wait), so a slow
+/// terminal or log collector never slows a call. The returned guard writes
+/// what is queued when dropped.
+fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr; stdout carries only what a person must read once
     // (the generated API key). Colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(LossyStderr);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(ansi)
-        .with_writer(|| LossyStderr);
-    let _ = match format {
+        .with_writer(writer);
+    let installed = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    installed.ok().map(|()| guard)
 }
 
 /// Standard error that never fails: a full disk or a closed pipe loses log

@@ -828,7 +828,65 @@ both_backends!(
     data_survives_a_restart,
     requests_carry_bodies_exactly_as_the_provider_documents,
     encryption_keys_can_be_rotated,
+    a_change_is_in_force_before_its_request_answers,
 );
+
+/// Calls on a known account read it from memory, yet every change is in
+/// force on this replica as soon as the request that made it has answered
+/// (new credentials, a deleted account), and on another replica within
+/// `account_cache_ttl_ms`.
+async fn a_change_is_in_force_before_its_request_answers(backend: Backend) {
+    let mock = MockServer::start().await;
+    let setup = Setup::new(specs_dir(&[ACME]))
+        .base_url("acme", format!("{}/api/v2", mock.uri()))
+        .configure(|c| c.account_cache_ttl_ms = 400);
+    let gw = TestGateway::start(&backend, setup).await;
+    let (_, account) = acme_account(&gw, "cache-1").await;
+    for key in [SECRET_KEY, "sk_replaced"] {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/users/1"))
+            .and(query_param("key", key))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": key}})))
+            .mount(&mock)
+            .await;
+    }
+    let call =
+        json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}});
+    let key_used = |body: Value| body["data"]["id"].as_str().unwrap_or_default().to_owned();
+    for _ in 0..3 {
+        let (status, body) = gw.post("/v1/tools/execute", call.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(key_used(body), SECRET_KEY);
+    }
+
+    // New credentials: the very next call uses them.
+    let (status, _) = gw
+        .post(
+            &format!("/v1/connected-accounts/{account}/credentials"),
+            json!({"api_key": "sk_replaced"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = gw.post("/v1/tools/execute", call.clone()).await;
+    assert_eq!(key_used(body), "sk_replaced");
+
+    // Another replica holds the account in memory; this one deletes it.
+    let replica = gw.replica().await;
+    let (status, _) = replica.post("/v1/tools/execute", call.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = gw
+        .delete(&format!("/v1/connected-accounts/{account}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = gw.post("/v1/tools/execute", call.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "gone here at once: {body}");
+    // The replica sees it within the time to live.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (status, body) = replica.post("/v1/tools/execute", call.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "gone on the replica: {body}");
+    replica.stop_replica().await;
+    gw.stop().await;
+}
 
 /// Rotation: values sealed with the old key stay readable once a new key is
 /// current (with the old one listed as previous); new values use the new key.

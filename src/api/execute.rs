@@ -64,7 +64,8 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
     let state = state.clone();
     let started = Instant::now();
     let registry = state.specs.current();
-    let (account, connection) = resolve_account(&state, &body).await?;
+    let found = resolve_account(&state, &body).await?;
+    let (account, connection) = (&found.0, &found.1);
     let provider = registry
         .provider(&account.provider)
         .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
@@ -74,9 +75,9 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
     let target = Target {
         subject: Subject {
             provider,
-            auth: crate::auth::method(provider, &connection)?,
-            account: &account,
-            connection: &connection,
+            auth: crate::auth::method(provider, connection)?,
+            account,
+            connection,
         },
         tool,
     };
@@ -98,7 +99,7 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
         .observe(started.elapsed().as_secs_f64());
 
     let (execution, attempts) = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
-    record_use(&state, &account);
+    record_use(&state, account);
     let mut meta = json!({
         "request_id": request_id(),
         "provider": provider.key,
@@ -434,12 +435,12 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 async fn resolve_account(
     state: &SharedState,
     body: &ExecuteRequest,
-) -> ApiResult<(ConnectedAccount, Connection)> {
+) -> ApiResult<crate::store::cache::Entry> {
     let account = match &body.connected_account_id {
         Some(id) if body.identifier.is_none() => {
             return state
                 .store
-                .get_account_with_connection(id)
+                .account_for_call(id)
                 .await?
                 .ok_or_else(|| not_found(format!("no connected account `{id}`")));
         }
@@ -450,7 +451,7 @@ async fn resolve_account(
         .get_connection(&account.connection_id)
         .await?
         .ok_or_else(|| not_found("the account's connection no longer exists"))?;
-    Ok((account, connection))
+    Ok(std::sync::Arc::new((account, connection)))
 }
 
 /// The account named by identifier + provider (+ label).

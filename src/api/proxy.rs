@@ -66,11 +66,11 @@ pub async fn proxy(
 
 async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response, Error> {
     let (parts, body) = req.into_parts();
-    let (account, connection) = state
-        .store
-        .get_account_with_connection(id)
-        .await?
-        .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no connected account `{id}`")))?;
+    let found =
+        state.store.account_for_call(id).await?.ok_or_else(|| {
+            Error::new(ErrorCode::NotFound, format!("no connected account `{id}`"))
+        })?;
+    let (account, connection) = (&found.0, &found.1);
     let registry = state.specs.current();
     let provider = registry.provider(&account.provider).ok_or_else(|| {
         Error::new(
@@ -80,11 +80,11 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
     })?;
     let subject = Subject {
         provider,
-        auth: crate::auth::method(provider, &connection)?,
-        account: &account,
-        connection: &connection,
+        auth: crate::auth::method(provider, connection)?,
+        account,
+        connection,
     };
-    if let Err(e) = execute::ensure_active(&account) {
+    if let Err(e) = execute::ensure_active(account) {
         return Err(execute::with_user_link(state, subject, e, &[]).await);
     }
 
@@ -149,7 +149,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
         let fresh = execute::credentials(state, subject, Some(&credentials)).await?;
         (response, _) = send(fresh, ForwardBody::Replayable(bytes.clone())).await?;
     }
-    execute::record_use(state, &account);
+    execute::record_use(state, account);
 
     let (mut head, incoming) = response.into_parts();
     for name in HOP_BY_HOP {

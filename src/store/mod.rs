@@ -9,9 +9,14 @@
 //! arrive sealed by the vault and leave sealed; rows carry them in fields the
 //! API layer never serializes.
 
+pub mod cache;
 mod rows;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cache::AccountCache;
 
 use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -73,6 +78,8 @@ impl From<StoreError> for crate::error::Error {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Accounts with their connections for the execute path (see `cache`).
+    accounts: Arc<AccountCache>,
 }
 
 /// Filters of `GET /v1/connected-accounts`.
@@ -150,7 +157,33 @@ impl Store {
             .connect(&url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            accounts: Arc::new(AccountCache::new(Duration::ZERO)),
+        })
+    }
+
+    /// Keeps accounts read by [`Store::account_for_call`] in memory for up
+    /// to `ttl` (zero keeps none).
+    pub fn with_account_cache(mut self, ttl: Duration) -> Store {
+        self.accounts = Arc::new(AccountCache::new(ttl));
+        self
+    }
+
+    /// An account and its connection for a call, from memory when read
+    /// lately (see `cache`): what every tool call and proxied request reads.
+    pub async fn account_for_call(&self, id: &str) -> Result<Option<cache::Entry>, StoreError> {
+        let generation = match self.accounts.get(id) {
+            Ok(entry) => return Ok(Some(entry)),
+            Err(generation) => generation,
+        };
+        let Some(found) = self.get_account_with_connection(id).await? else {
+            return Ok(None);
+        };
+        let entry = Arc::new(found);
+        self.accounts.put(generation, entry.clone());
+        Ok(Some(entry))
     }
 
     pub fn backend(&self) -> Backend {
@@ -228,7 +261,9 @@ impl Store {
         if let Some(secret) = &patch.secret {
             sets.push(("secret", secret.clone().into()));
         }
-        if update_columns(&self.pool, "connections", id, sets).await? == 0 {
+        let changed = update_columns(&self.pool, "connections", id, sets).await?;
+        self.accounts.clear();
+        if changed == 0 {
             return Ok(None);
         }
         self.get_connection(id).await
@@ -249,6 +284,7 @@ impl Store {
             .await?
             .rows_affected();
         tx.commit().await?;
+        self.accounts.clear();
         Ok((deleted > 0).then_some(accounts))
     }
 
@@ -357,6 +393,7 @@ impl Store {
         let changed = update_columns(&self.pool, "connected_accounts", id, sets)
             .await
             .map_err(|e| unique(e, "connection, identifier and label"))?;
+        self.accounts.forget(id);
         if changed == 0 {
             return Ok(None);
         }
@@ -401,6 +438,7 @@ impl Store {
             vec![("display_name", Col::Text(name.map(str::to_owned)))],
         )
         .await?;
+        self.accounts.forget(id);
         Ok(())
     }
 
@@ -410,7 +448,9 @@ impl Store {
         id: &str,
         sets: Vec<(&'static str, Col)>,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
-        if update_columns(&self.pool, "connected_accounts", id, sets).await? == 0 {
+        let changed = update_columns(&self.pool, "connected_accounts", id, sets).await?;
+        self.accounts.forget(id);
+        if changed == 0 {
             return Ok(None);
         }
         self.get_account(id).await
@@ -766,6 +806,7 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        self.accounts.clear();
         Ok(n == 1)
     }
 
@@ -840,6 +881,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.accounts.forget(id);
         Ok(())
     }
 
@@ -850,6 +892,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.accounts.forget(id);
         Ok(())
     }
 
@@ -860,6 +903,7 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        self.accounts.forget(id);
         Ok(n > 0)
     }
 }

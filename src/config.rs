@@ -86,17 +86,14 @@ impl ConnectPageConfig {
         let Some(path) = &self.logo else {
             return Ok(());
         };
-        if logo_type(path).is_none() {
-            return Err(format!(
-                "connect_page.logo {}: use an SVG, PNG, JPEG or WebP file",
-                path.display()
-            ));
-        }
-        std::fs::metadata(path)
+        read_logo(path, MAX_APP_LOGO_BYTES)
             .map(|_| ())
             .map_err(|e| format!("connect_page.logo {}: {e}", path.display()))
     }
 }
+
+/// The largest app logo the gateway serves.
+const MAX_APP_LOGO_BYTES: usize = 1024 * 1024;
 
 /// The media type of a logo file, by its extension.
 pub fn logo_type(path: &Path) -> Option<&'static str> {
@@ -108,6 +105,33 @@ pub fn logo_type(path: &Path) -> Option<&'static str> {
         "webp" => "image/webp",
         _ => return None,
     })
+}
+
+/// Reads a logo file (the app's, or one a provider spec names): its bytes
+/// and media type, when its name and its content agree that it is an SVG,
+/// PNG, JPEG or WebP image of at most `max_bytes`.
+pub fn read_logo(path: &Path, max_bytes: usize) -> Result<(Vec<u8>, &'static str), String> {
+    let Some(kind) = logo_type(path) else {
+        return Err("use an SVG, PNG, JPEG or WebP file".to_owned());
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() > max_bytes {
+        return Err(format!(
+            "is {} bytes; a logo may have at most {max_bytes}",
+            bytes.len()
+        ));
+    }
+    let looks_right = match kind {
+        "image/svg+xml" => std::str::from_utf8(&bytes)
+            .is_ok_and(|text| text.contains("<svg") && text.contains("</svg>")),
+        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        _ => bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+    };
+    if !looks_right {
+        return Err(format!("is not the {kind} image its name says"));
+    }
+    Ok((bytes, kind))
 }
 
 /// A CSS colour as `#rgb` or `#rrggbb`.

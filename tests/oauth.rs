@@ -512,6 +512,16 @@ async fn revocations(f: &Flow) -> Vec<String> {
         .collect()
 }
 
+/// The provider's revocation endpoint accepts whatever it is sent (the
+/// test reads what it got with `revocations`).
+async fn accept_revocations(f: &Flow) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&f.mock)
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_grant_is_revoked_where_the_spec_says_it_is_safe() {
     let dir = common::scratch_dir("replaced");
@@ -527,11 +537,7 @@ async fn a_replaced_grant_is_revoked_where_the_spec_says_it_is_safe() {
     )
     .unwrap();
     let f = flow_of(spec.to_str().unwrap()).await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&f.mock)
-        .await;
+    accept_revocations(&f).await;
     authorize_again(&f).await;
     assert_eq!(
         revocations(&f).await,
@@ -564,11 +570,7 @@ async fn a_replaced_grant_is_revoked_where_the_spec_says_it_is_safe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_grant_stays_by_default() {
     let f = flow().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&f.mock)
-        .await;
+    accept_revocations(&f).await;
     authorize_again(&f).await;
     authorize_again(&f).await;
     assert_eq!(revocations(&f).await, Vec::<String>::new());

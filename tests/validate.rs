@@ -324,3 +324,52 @@ fn every_shipped_spec_and_example_is_valid() {
         );
     }
 }
+
+/// The connect page's fields: a logo that is not there or not an image, a
+/// permission that names a scope nothing asks for, a help link that is not
+/// https, a name lookup that is not a path.
+#[test]
+fn connect_page_fields_are_checked() {
+    let dir = std::env::temp_dir().join(format!("sb-validate-logo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("page.svg"), "<html>not an image</html>").unwrap();
+    let logo = |name: &str| {
+        let file = dir.join("demo.yaml");
+        let source = with("base_url:", &format!("logo: {name}\nbase_url:"));
+        match load_source(&file, &source, &Default::default()) {
+            Ok(_) => Vec::new(),
+            Err(diags) => diags.into_iter().map(|d| d.message).collect::<Vec<_>>(),
+        }
+    };
+    let missing = logo("nowhere.svg");
+    assert!(
+        missing.len() == 1 && missing[0].contains("nowhere.svg` cannot be read"),
+        "{missing:?}"
+    );
+    assert_eq!(
+        logo("page.svg"),
+        [format!(
+            "`{}` is not the image/svg+xml image its name says",
+            dir.join("page.svg").display()
+        )]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    edit_cases(&[
+        (
+            "  type: api_key\n",
+            "  type: api_key\n  permissions: [{text: See your items, scopes: [items.read]}]\n",
+            "9:48: `api_key` accounts have no scopes",
+        ),
+        (
+            "  type: api_key\n",
+            "  type: api_key\n  credential_fields:\n    api_key: {help_url: \"http://demo.example/keys\"}\n",
+            "10:25: `http://demo.example/keys` must be an absolute https URL",
+        ),
+        (
+            "  type: api_key\n",
+            "  type: api_key\n  account_name: {path: me, value: $.email}\n",
+            "9:24: `me` must be a plain path under the base URL, starting with `/`",
+        ),
+    ]);
+}

@@ -384,7 +384,7 @@ pub async fn complete(
         Discovery::Required,
     )
     .await?;
-    let granted: Vec<String> = match &tokens.scope {
+    let scopes: Vec<String> = match &tokens.scope {
         Some(s) => s
             .split([' ', ','])
             .filter(|p| !p.is_empty())
@@ -392,29 +392,9 @@ pub async fn complete(
             .collect(),
         None => accepted.state.scopes.clone(),
     };
-    let mut credentials = Map::new();
-    credentials.insert("access_token".into(), json!(tokens.access_token));
-    if let Some(r) = &tokens.refresh_token {
-        credentials.insert("refresh_token".into(), json!(r));
-    }
-    if let Some(t) = &tokens.token_type {
-        credentials.insert("token_type".into(), json!(t));
-    }
-    let sealed = env.vault.seal(
-        Place::account_credentials(&accepted.state.account_id),
-        Value::Object(credentials.clone()).to_string().as_bytes(),
-    );
     let expires_at = tokens
         .expires_in
         .map(|e| clock::now_ms() + e.as_millis() as i64);
-    let origin = engine::api_origin(provider, auth, &connection.config, &config);
-    let grant = Grant {
-        sealed: &sealed,
-        expires_at,
-        origin: origin.as_deref(),
-        scopes: &granted,
-        config: &config,
-    };
     // The grant this one replaces, kept to be revoked once the new one is
     // stored (where the spec says revoking it spares the new one).
     let replaced = match auth.revoke_replaced {
@@ -427,19 +407,22 @@ pub async fn complete(
             .filter(|old| old.credentials.is_some()),
         false => None,
     };
-    let subject = identity::Subject {
-        provider,
-        auth,
-        connection,
-        account_config: &config,
-        credentials: &credentials,
+    let granted = Granted {
+        access_token: &tokens.access_token,
+        refresh_token: tokens.refresh_token.as_deref(),
+        token_type: tokens.token_type.as_deref(),
+        expires_at,
+        scopes: &scopes,
+        config: &config,
+        token_response: response.raw(),
     };
     let account = authorize(
         env,
+        provider,
+        auth,
+        connection,
         &accepted.state.account_id,
-        &grant,
-        &subject,
-        response.raw(),
+        granted,
     )
     .await?;
     if let Some(old) = replaced {
@@ -620,57 +603,81 @@ pub async fn import(
     // Values the app set before (a chosen site) are kept unless found again.
     let mut config = account.config.clone();
     config.append(&mut found);
+    let granted = Granted {
+        access_token: &tokens.access_token,
+        refresh_token: tokens.refresh_token.as_deref(),
+        token_type: tokens.token_type.as_deref(),
+        expires_at,
+        scopes: &scopes,
+        config: &config,
+        token_response: &Value::Null,
+    };
+    authorize(env, provider, auth, connection, &account.id, granted).await
+}
+
+/// Tokens just obtained or imported for an account, with what goes with them.
+struct Granted<'a> {
+    access_token: &'a str,
+    refresh_token: Option<&'a str>,
+    token_type: Option<&'a str>,
+    /// When the access token expires (Unix ms).
+    expires_at: Option<i64>,
+    scopes: &'a [String],
+    /// The account's values (discovered, or set before).
+    config: &'a Map<String, Value>,
+    /// The token endpoint's answer (`Null` for imported tokens).
+    token_response: &'a Value,
+}
+
+/// Seals and stores the tokens of account `id`, which becomes active, and
+/// asks the provider who the account is.
+async fn authorize(
+    env: &OAuthEnv<'_>,
+    provider: &Provider,
+    auth: &Auth,
+    connection: &Connection,
+    id: &str,
+    granted: Granted<'_>,
+) -> Result<ConnectedAccount, Error> {
     let mut credentials = Map::new();
-    credentials.insert("access_token".into(), json!(tokens.access_token));
-    if let Some(r) = &tokens.refresh_token {
+    credentials.insert("access_token".into(), json!(granted.access_token));
+    if let Some(r) = granted.refresh_token {
         credentials.insert("refresh_token".into(), json!(r));
     }
-    if let Some(t) = &tokens.token_type {
+    if let Some(t) = granted.token_type {
         credentials.insert("token_type".into(), json!(t));
     }
     let sealed = env.vault.seal(
-        Place::account_credentials(&account.id),
+        Place::account_credentials(id),
         Value::Object(credentials.clone()).to_string().as_bytes(),
     );
-    let origin = engine::api_origin(provider, auth, &connection.config, &config);
+    let origin = engine::api_origin(provider, auth, &connection.config, granted.config);
     let grant = Grant {
         sealed: &sealed,
-        expires_at,
+        expires_at: granted.expires_at,
         origin: origin.as_deref(),
-        scopes: &scopes,
-        config: &config,
+        scopes: granted.scopes,
+        config: granted.config,
     };
+    let mut account = env
+        .store
+        .authorize_account(id, &grant, &clock::now())
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))?;
     let subject = identity::Subject {
         provider,
         auth,
         connection,
-        account_config: &config,
+        account_config: granted.config,
         credentials: &credentials,
     };
-    authorize(env, &account.id, &grant, &subject, &Value::Null).await
-}
-
-/// Stores the grant of account `id`, now active, and asks the provider who
-/// the account is (`token_response`: the token endpoint's answer, if any).
-async fn authorize(
-    env: &OAuthEnv<'_>,
-    id: &str,
-    grant: &Grant<'_>,
-    subject: &identity::Subject<'_>,
-    token_response: &Value,
-) -> Result<ConnectedAccount, Error> {
-    let mut account = env
-        .store
-        .authorize_account(id, grant, &clock::now())
-        .await
-        .map_err(Error::from)?
-        .ok_or_else(|| Error::new(ErrorCode::NotFound, "the account no longer exists"))?;
     identity::record(
         env.store,
         env.upstream,
-        subject,
+        &subject,
         &mut account,
-        token_response,
+        granted.token_response,
     )
     .await;
     Ok(account)

@@ -263,31 +263,13 @@ fn open(env: &OAuthEnv<'_>, account: &ConnectedAccount) -> Result<Map<String, Va
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccountStatus, IdentifierType};
 
     fn account(issued_s_ago: i64, expires_in_s: i64) -> ConnectedAccount {
         let now = clock::now_ms();
         ConnectedAccount {
-            id: "ca_1".into(),
-            connection_id: "conn_1".into(),
-            provider: "p".into(),
-            identifier: "u".into(),
-            identifier_type: IdentifierType::UserId,
-            label: "default".into(),
-            display_name: None,
-            status: AccountStatus::Active,
-            status_reason: None,
-            status_changed_at: String::new(),
-            scopes: Vec::new(),
-            metadata: Default::default(),
-            config: Default::default(),
-            credentials: None,
             credentials_expires_at: Some(now + expires_in_s * 1000),
             credentials_issued_at: Some(now - issued_s_ago * 1000),
-            credentials_origin: None,
-            last_used_at: None,
-            created_at: String::new(),
-            updated_at: String::new(),
+            ..ConnectedAccount::sample("ca_1")
         }
     }
 

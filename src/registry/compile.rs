@@ -753,7 +753,7 @@ impl Compiler<'_> {
             if !oauth && !line.scopes.is_empty() {
                 self.diags.at(
                     &format!("{pointer}/scopes"),
-                    format!("a `{}` account has no scopes", spec.kind.as_str()),
+                    format!("`{}` accounts have no scopes", spec.kind.as_str()),
                 );
                 continue;
             }
@@ -774,41 +774,16 @@ impl Compiler<'_> {
     /// Reads the logo file `name` beside the spec `file`.
     fn logo(&mut self, file: &Path, name: &str) -> Option<Logo> {
         let path = file.parent().unwrap_or(Path::new(".")).join(name);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        match crate::config::read_logo(&path, MAX_LOGO_BYTES) {
+            Ok((bytes, content_type)) => Some(Logo {
+                bytes: bytes.into(),
+                content_type,
+            }),
             Err(e) => {
-                self.diags
-                    .at("/logo", format!("cannot read `{}`: {e}", path.display()));
-                return None;
+                self.diags.at("/logo", format!("`{}` {e}", path.display()));
+                None
             }
-        };
-        if bytes.len() > MAX_LOGO_BYTES {
-            self.diags.at(
-                "/logo",
-                format!(
-                    "`{name}` is {} bytes; a logo may have at most {MAX_LOGO_BYTES}",
-                    bytes.len()
-                ),
-            );
-            return None;
         }
-        let content_type = if name.ends_with(".svg") {
-            let text = std::str::from_utf8(&bytes).unwrap_or_default();
-            (text.contains("<svg") && text.contains("</svg>")).then_some("image/svg+xml")
-        } else {
-            bytes
-                .starts_with(b"\x89PNG\r\n\x1a\n")
-                .then_some("image/png")
-        };
-        let Some(content_type) = content_type else {
-            self.diags
-                .at("/logo", format!("`{name}` is not an SVG or PNG image"));
-            return None;
-        };
-        Some(Logo {
-            bytes: bytes.into(),
-            content_type,
-        })
     }
 
     fn header_name(&mut self, pointer: &str, name: &str) -> Option<HeaderName> {

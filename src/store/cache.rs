@@ -24,10 +24,15 @@ const MAX_ENTRIES: usize = 100_000;
 /// An account and its connection as last read.
 pub type Entry = Arc<(ConnectedAccount, Connection)>;
 
+/// How many writes the cache has seen: a row read at one generation is
+/// kept only if no write came before it is put.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
 #[derive(Debug, Default)]
 struct Inner {
     /// Moves on every write.
-    generation: u64,
+    generation: Generation,
     /// Each entry, when it was read, and whether a call is reading it again.
     entries: HashMap<String, (Entry, Instant, bool)>,
 }
@@ -54,7 +59,7 @@ impl AccountCache {
     /// The entry of account `id` if it is fresh (or being read again by
     /// another call); else the generation to hand back to
     /// [`AccountCache::put`] with the row this caller reads now.
-    pub fn get(&self, id: &str) -> Result<Entry, u64> {
+    pub fn get(&self, id: &str) -> Result<Entry, Generation> {
         let mut inner = self.lock();
         let generation = inner.generation;
         let Some((entry, at, refreshing)) = inner.entries.get_mut(id) else {
@@ -69,7 +74,7 @@ impl AccountCache {
     }
 
     /// Keeps `entry`, read at `generation`, unless a write came since.
-    pub fn put(&self, generation: u64, entry: Entry) {
+    pub fn put(&self, generation: Generation, entry: Entry) {
         if self.ttl.is_zero() {
             return;
         }
@@ -88,14 +93,14 @@ impl AccountCache {
     /// Forgets account `id` (after a write to it).
     pub fn forget(&self, id: &str) {
         let mut inner = self.lock();
-        inner.generation += 1;
+        inner.generation.0 += 1;
         inner.entries.remove(id);
     }
 
     /// Forgets every account (after a write to a connection).
     pub fn clear(&self) {
         let mut inner = self.lock();
-        inner.generation += 1;
+        inner.generation.0 += 1;
         inner.entries.clear();
     }
 }
@@ -103,43 +108,13 @@ impl AccountCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccountStatus, IdentifierType};
 
     fn entry(id: &str, label: &str) -> Entry {
-        let connection = Connection {
-            id: "conn_1".into(),
-            provider: "acme".into(),
-            auth_type: "api_key".into(),
-            scopes: Vec::new(),
-            config: Default::default(),
-            managed: false,
-            secret: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-        };
         let account = ConnectedAccount {
-            id: id.into(),
-            connection_id: "conn_1".into(),
-            provider: "acme".into(),
-            identifier: "u".into(),
-            identifier_type: IdentifierType::UserId,
             label: label.into(),
-            display_name: None,
-            status: AccountStatus::Active,
-            status_reason: None,
-            status_changed_at: String::new(),
-            scopes: Vec::new(),
-            metadata: Default::default(),
-            config: Default::default(),
-            credentials: None,
-            credentials_expires_at: None,
-            credentials_issued_at: None,
-            credentials_origin: None,
-            last_used_at: None,
-            created_at: String::new(),
-            updated_at: String::new(),
+            ..ConnectedAccount::sample(id)
         };
-        Arc::new((account, connection))
+        Arc::new((account, Connection::sample()))
     }
 
     #[test]

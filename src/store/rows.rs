@@ -181,3 +181,50 @@ pub(super) fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         updated_at: row.try_get("updated_at")?,
     })
 }
+
+#[cfg(test)]
+impl ConnectedAccount {
+    /// An active account `id` of connection `conn_1`, for unit tests.
+    pub(crate) fn sample(id: &str) -> ConnectedAccount {
+        ConnectedAccount {
+            id: id.into(),
+            connection_id: "conn_1".into(),
+            provider: "acme".into(),
+            identifier: "u".into(),
+            identifier_type: IdentifierType::UserId,
+            label: "default".into(),
+            display_name: None,
+            status: AccountStatus::Active,
+            status_reason: None,
+            status_changed_at: String::new(),
+            scopes: Vec::new(),
+            metadata: Default::default(),
+            config: Default::default(),
+            credentials: None,
+            credentials_expires_at: None,
+            credentials_issued_at: None,
+            credentials_origin: None,
+            last_used_at: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Connection {
+    /// An api_key connection `conn_1`, for unit tests.
+    pub(crate) fn sample() -> Connection {
+        Connection {
+            id: "conn_1".into(),
+            provider: "acme".into(),
+            auth_type: "api_key".into(),
+            scopes: Vec::new(),
+            config: Default::default(),
+            managed: false,
+            secret: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+}

@@ -48,6 +48,26 @@ pub struct Metrics {
     pub circuit_rejections: IntCounterVec,
     /// Attempts that ran out of time, by provider.
     pub upstream_timeouts: IntCounterVec,
+    /// OAuth token refreshes by provider and outcome (`success`,
+    /// `revoked`, `failed`).
+    pub token_refreshes: IntCounterVec,
+    /// Audit events by outcome (`written`, `dropped`).
+    pub audit_events: IntCounterVec,
+    /// Webhook delivery attempts by event type and outcome (`delivered`,
+    /// `retrying`, `failed`).
+    pub webhook_deliveries: IntCounterVec,
+    /// Webhook deliveries waiting in the outbox (as last seen by this replica).
+    pub webhook_outbox: IntGauge,
+    /// Shared rate-limit store (Redis) errors by what this replica did
+    /// instead (`local`: its own limits; `rejected`: the call failed).
+    pub limit_store_errors: IntCounterVec,
+    /// Account cache invalidations received from other replicas by source
+    /// (`notify`: one account or connection; `reconnect`: everything).
+    pub cache_invalidations: IntCounterVec,
+    /// 1, labelled with the gateway's version and store backend.
+    pub build_info: IntGaugeVec,
+    /// When this process started, in Unix seconds.
+    pub start_time: IntGauge,
 }
 
 impl Metrics {
@@ -142,6 +162,44 @@ impl Metrics {
                 "upstream_timeouts_total",
                 "Upstream attempts that ran out of time, by provider.",
                 &["provider"],
+            ),
+            token_refreshes: counter(
+                "token_refreshes_total",
+                "OAuth token refreshes by provider and outcome.",
+                &["provider", "outcome"],
+            ),
+            audit_events: counter(
+                "audit_events_total",
+                "Audit events by outcome (written or dropped).",
+                &["outcome"],
+            ),
+            webhook_deliveries: counter(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by event type and outcome.",
+                &["event", "outcome"],
+            ),
+            webhook_outbox: gauge(
+                "webhook_outbox_pending",
+                "Webhook deliveries waiting in the outbox.",
+            ),
+            limit_store_errors: counter(
+                "rate_limit_store_errors_total",
+                "Shared rate-limit store errors by what was done instead.",
+                &["fallback"],
+            ),
+            cache_invalidations: counter(
+                "account_cache_invalidations_total",
+                "Account cache invalidations from other replicas, by source.",
+                &["source"],
+            ),
+            build_info: gauge_vec(
+                "build_info",
+                "Always 1; labelled with the version and the store backend.",
+                &["version", "store"],
+            ),
+            start_time: gauge(
+                "start_time_seconds",
+                "When this process started, in Unix seconds.",
             ),
             registry,
         }

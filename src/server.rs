@@ -88,6 +88,11 @@ impl Gateway {
             restrict_to_owner(&path);
         }
         let metrics = Metrics::new();
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), store.backend().as_str()])
+            .set(1);
+        metrics.start_time.set(crate::clock::now_ms() / 1000);
         let specs = Arc::new(Specs::load(
             &config.specs_dir,
             config.provider_overrides.clone(),

@@ -62,6 +62,11 @@ pub struct Config {
     pub allowed_redirect_origins: Vec<String>,
     /// How the connect page presents the app that asks.
     pub connect_page: ConnectPageConfig,
+    /// How long audit events (and finished webhook deliveries) are kept, in
+    /// days; 0 keeps them forever.
+    pub audit_retention_days: u64,
+    /// How long a webhook receiver may take to answer, in milliseconds.
+    pub webhook_timeout_ms: u64,
 }
 
 /// The app's branding on the pages end users see (config key
@@ -329,6 +334,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             allowed_redirect_origins: Vec::new(),
             connect_page: ConnectPageConfig::default(),
+            audit_retention_days: 90,
+            webhook_timeout_ms: 10_000,
         }
     }
 }

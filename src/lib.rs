@@ -7,6 +7,7 @@
 //! line. See `ARCHITECTURE.md`.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
@@ -25,3 +26,4 @@ pub mod template;
 pub mod upstream;
 pub mod url_policy;
 pub mod vault;
+pub mod webhooks;

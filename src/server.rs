@@ -71,7 +71,10 @@ impl Gateway {
             .check()
             .map_err(StartError::ConnectPage)?;
         let secrets = prepare_secrets(&config)?;
-        let vault = Vault::new(&secrets.encryption_key, &config.previous_encryption_keys)?;
+        let vault = Arc::new(Vault::new(
+            &secrets.encryption_key,
+            &config.previous_encryption_keys,
+        )?);
         let database_url = config.database_url.clone();
         if let Some(path) = sqlite_path(&database_url)
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
@@ -81,13 +84,15 @@ impl Gateway {
                 source,
             })?;
         }
+        let metrics = Metrics::new();
         let store = Store::connect(&database_url)
             .await?
-            .with_account_cache(Duration::from_millis(config.account_cache_ttl_ms));
+            .with_account_cache(Duration::from_millis(config.account_cache_ttl_ms))
+            .with_audit(metrics.clone());
+        store.listen_for_changes(&database_url, metrics.clone());
         if let Some(path) = sqlite_path(&database_url) {
             restrict_to_owner(&path);
         }
-        let metrics = Metrics::new();
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), store.backend().as_str()])
@@ -107,6 +112,14 @@ impl Gateway {
         };
         let upstream = Upstream::new(&config.upstream, metrics.clone())?;
         spawn_upkeep(upstream.clone());
+        crate::webhooks::Deliverer {
+            store: store.clone(),
+            vault: vault.clone(),
+            upstream: upstream.clone(),
+            metrics: metrics.clone(),
+            timeout: Duration::from_millis(config.webhook_timeout_ms.max(1)),
+        }
+        .spawn();
         let state = Arc::new(AppState {
             api_keys: ApiKeys::new(&secrets.api_keys, config.ingress_rate_limit.as_ref()),
             config,
@@ -289,8 +302,29 @@ fn spawn_account_upkeep(state: &SharedState) {
             if refreshed > 0 {
                 tracing::info!(refreshed, "refreshed idle accounts' tokens");
             }
+            purge_history(&state).await;
         }
     });
+}
+
+/// Deletes audit events and finished webhook deliveries older than
+/// `audit_retention_days` (0 keeps them).
+async fn purge_history(state: &AppState) {
+    let days = state.config.audit_retention_days;
+    if days == 0 {
+        return;
+    }
+    let before_ms = crate::clock::now_ms() - (days as i64) * 24 * 3_600_000;
+    match state.store.purge_audit_events(before_ms).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, days, "purged old audit events"),
+        Err(e) => tracing::warn!(error = %e, "could not purge old audit events"),
+    }
+    if let Some(before) = crate::clock::text_of_ms(before_ms)
+        && let Err(e) = state.store.purge_deliveries(&before).await
+    {
+        tracing::warn!(error = %e, "could not purge old webhook deliveries");
+    }
 }
 
 /// `switchboard serve`: logs, binds, serves until SIGINT or SIGTERM.

@@ -52,6 +52,15 @@ impl<'a> Place<'a> {
         }
     }
 
+    /// A webhook endpoint's signing secret.
+    pub fn webhook_secret(id: &'a str) -> Place<'a> {
+        Place {
+            table: "webhooks",
+            column: "secret",
+            row: id,
+        }
+    }
+
     /// An authorization's PKCE verifier (the row is the state's hash).
     pub fn code_verifier(state_hash: &'a str) -> Place<'a> {
         Place {

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -496,23 +495,7 @@ fn the_binary_runs_with_zero_set_up() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut address = None;
-        let mut log = String::new();
-        for line in stderr.by_ref() {
-            let line = line.unwrap();
-            log.push_str(&line);
-            log.push('\n');
-            if line.contains("switchboard listening") {
-                address = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("address=").map(str::to_owned));
-                break;
-            }
-        }
-        let address = address.unwrap_or_else(|| panic!("no listening line in:\n{log}"));
-        // Keep reading the log so the server never writes into a closed pipe.
-        std::thread::spawn(move || stderr.for_each(drop));
+        let (address, log) = common::process::listening(&mut child);
         assert!(log.contains("providers=1"), "{log}");
         assert!(
             !log.contains('\u{1b}'),

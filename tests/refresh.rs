@@ -388,7 +388,159 @@ async fn the_proxy_refreshes_on_a_401_and_sends_again(backend: Backend) {
     w.gw.stop().await;
 }
 
+/// The account events an app hears of: a refresh failing for a while (once
+/// per run of failures), the user's grant revoked, and a token that expired
+/// with nothing to refresh it; and the audit trail's record of each.
+async fn account_events_reach_webhooks(backend: Backend) {
+    let w = world(&backend, &["at-2", "imported-at"]).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let (status, hook) =
+        w.gw.post(
+            "/v1/webhooks",
+            json!({"url": format!("{}/hooks", receiver.uri())}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let heard = || async {
+        let mut events: Vec<(String, String, Value)> = receiver
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                (
+                    body["type"].as_str().unwrap().to_owned(),
+                    body["data"]["connected_account_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    body,
+                )
+            })
+            .collect();
+        events.sort_by(|a, b| a.2["timestamp"].as_str().cmp(&b.2["timestamp"].as_str()));
+        events
+    };
+
+    // Two calls fail to refresh: one `account.refresh_failed`.
+    w.tokens.unavailable.store(true, Ordering::SeqCst);
+    expire(&w).await;
+    for _ in 0..2 {
+        assert_eq!(
+            call(&w.gw, &w.account).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+    // Then the provider says the grant is gone: `account.revoked`.
+    w.tokens.unavailable.store(false, Ordering::SeqCst);
+    w.tokens.revoked.store(true, Ordering::SeqCst);
+    assert_eq!(call(&w.gw, &w.account).await.0, StatusCode::CONFLICT);
+
+    // Imported tokens with no refresh token expire for good:
+    // `account.connected`, then `account.reauthorization_required`.
+    let (_, first) =
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await;
+    let bob =
+        w.gw.account(first["connection_id"].as_str().unwrap(), "bob", None)
+            .await;
+    let (status, body) =
+        w.gw.post(
+            &format!("/v1/connected-accounts/{bob}/credentials"),
+            json!({"access_token": "imported-at", "expires_at": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(&w.gw, &bob).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let expected = [
+        ("account.refresh_failed", &w.account),
+        ("account.revoked", &w.account),
+        ("account.connected", &bob),
+        ("account.reauthorization_required", &bob),
+    ];
+    let mut events = Vec::new();
+    for _ in 0..200 {
+        events = heard().await;
+        if events.len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(t, a, _)| (t.as_str(), a.as_str()))
+        .collect();
+    let want: Vec<(&str, &str)> = expected.iter().map(|(t, a)| (*t, a.as_str())).collect();
+    assert_eq!(got, want, "{events:#?}");
+    let failed = &events[0].2["data"];
+    assert_eq!(failed["status"], "active");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not refresh"),
+        "{failed}"
+    );
+    assert!(
+        events[1].2["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
+    assert_eq!(events[3].2["data"]["status"], "expired");
+
+    // The audit trail holds the same story, refreshes included.
+    let mut actions = Vec::new();
+    for _ in 0..100 {
+        let (_, page) =
+            w.gw.get(&format!(
+                "/v1/audit-logs?connected_account_id={}&limit=100",
+                w.account
+            ))
+            .await;
+        actions = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect();
+        if actions.contains(&"account.revoked".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for action in [
+        "authorization.started",
+        "authorization.completed",
+        "token.refresh_failed",
+        "account.revoked",
+        "tool.executed",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+    let metrics = w.gw.metrics().await;
+    for line in [
+        "switchboard_token_refreshes_total{outcome=\"failed\",provider=\"studio\"} 2",
+        "switchboard_token_refreshes_total{outcome=\"revoked\",provider=\"studio\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    w.gw.stop().await;
+}
+
 both_backends!(
+    account_events_reach_webhooks,
     the_proxy_refreshes_on_a_401_and_sends_again,
     imported_tokens_are_used_and_refreshed_as_usual,
     idle_accounts_are_refreshed_in_the_background,

@@ -12,15 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, ErrorCode};
 use crate::store::StoreError;
 
-tokio::task_local! {
-    /// The id of the request being served, for envelopes and logs.
-    pub static REQUEST_ID: String;
-}
-
-/// The current request's id (empty outside a request).
-pub fn request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
+pub use crate::audit::{REQUEST_ID, request_id};
 
 /// An error on its way to becoming the unified envelope.
 #[derive(Debug)]

@@ -98,6 +98,17 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
         .with_label_values(&labels)
         .observe(started.elapsed().as_secs_f64());
 
+    let mut event = crate::audit::Event::new("tool.executed")
+        .account(account)
+        .outcome(outcome);
+    event.tool = Some(tool.name.clone());
+    event.upstream_status = match &result {
+        Ok((execution, _)) => Some(i64::from(execution.upstream_status)),
+        Err(e) => e.upstream_status.map(i64::from),
+    };
+    event.duration_ms = Some(started.elapsed().as_millis() as i64);
+    state.store.audit().record(event);
+
     let (execution, attempts) = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
     record_use(&state, account);
     let mut meta = json!({

@@ -9,6 +9,7 @@
 //! 4. `track` (per matched route) counts requests by route template.
 
 mod accounts;
+mod audit;
 mod catalog;
 mod connect;
 mod connections;
@@ -20,6 +21,7 @@ mod mcp;
 mod oauth;
 mod pages;
 mod proxy;
+mod webhooks;
 
 pub use oauth::env as oauth_env;
 
@@ -50,7 +52,7 @@ pub struct AppState {
     pub config: Config,
     pub specs: Arc<Specs>,
     pub store: Store,
-    pub vault: Vault,
+    pub vault: Arc<Vault>,
     pub upstream: Upstream,
     pub metrics: Metrics,
     pub api_keys: ApiKeys,
@@ -173,7 +175,15 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         .route(
             "/mcp-links/{id}",
             get(mcp::get_link).delete(mcp::delete_link),
-        );
+        )
+        .route("/audit-logs", get(audit::list))
+        .route("/audit-logs/export", get(audit::export))
+        .route("/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries));
     // The MCP server: one service behind two ways of saying who the user is.
     let mcp_service = mcp::service(state.clone(), streams);
     let mcp_by_key = Router::new()
@@ -510,8 +520,9 @@ async fn require_api_key(
                     ))
                     .into_response();
                 }
+                let actor = caller.key_name.clone();
                 req.extensions_mut().insert(caller);
-                next.run(req).await
+                crate::audit::ACTOR.scope(actor, next.run(req)).await
             }
             Some(wait) => {
                 state
@@ -563,18 +574,7 @@ pub fn check_redirect_url(state: &SharedState, url: &str) -> envelope::ApiResult
     Ok(())
 }
 
-/// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.
-pub fn new_id(prefix: &str) -> String {
-    // Monotonic within the process: two ids made in one millisecond still
-    // sort in the order they were made (list pages follow that order).
-    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
-    let id = IDS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .generate()
-        .unwrap_or_else(|_| ulid::Ulid::new());
-    format!("{prefix}_{}", id.to_string().to_lowercase())
-}
+pub use crate::store::new_id;
 
 #[cfg(test)]
 mod tests {

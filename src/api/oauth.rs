@@ -62,6 +62,7 @@ pub fn env<'a>(state: &'a AppState, provider: &Provider) -> OAuthEnv<'a> {
         upstream: &state.upstream,
         redirect_uri: redirect_uri(state),
         managed: state.config.managed_oauth_apps.get(&provider.key).cloned(),
+        metrics: &state.metrics,
     }
 }
 

@@ -60,6 +60,7 @@ pub struct OAuthEnv<'a> {
     pub redirect_uri: String,
     /// The operator's app for `managed` connections of this provider.
     pub managed: Option<ClientCredentials>,
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 /// An authorization URL to hand to the user.
@@ -658,6 +659,7 @@ async fn authorize(
         origin: origin.as_deref(),
         scopes: granted.scopes,
         config: granted.config,
+        imported: granted.token_response.is_null(),
     };
     let mut account = env
         .store

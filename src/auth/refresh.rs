@@ -68,9 +68,27 @@ impl Refresher {
             return Ok((open(env, &current)?, current));
         }
         let refreshed = refresh(env, provider, connection, &current).await;
+        let outcome = match &refreshed {
+            Ok(_) => "success",
+            Err(e) => match e.details.get("status").and_then(Value::as_str) {
+                Some("revoked") => "revoked",
+                Some("expired") => "expired",
+                _ => "failed",
+            },
+        };
+        env.metrics
+            .token_refreshes
+            .with_label_values(&[provider.key.as_str(), outcome])
+            .inc();
         match refreshed {
             Ok(account) => Ok((open(env, &account)?, account)),
             Err(e) => {
+                if outcome == "failed" {
+                    let _ = env
+                        .store
+                        .refresh_failed(&current, &e.message, &clock::now())
+                        .await;
+                }
                 let _ = env.store.release_refresh_lease(&account.id).await;
                 Err(e)
             }
@@ -147,7 +165,8 @@ async fn refresh(
         return Err(Error::new(
             ErrorCode::ReauthorizationRequired,
             "the account's access token expired and cannot be refreshed; the user must connect it again",
-        ));
+        )
+        .with_detail("status", "expired"));
     };
     let client = match connection.managed {
         true => env.managed.clone().ok_or_else(|| {

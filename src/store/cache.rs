@@ -90,6 +90,11 @@ impl AccountCache {
             .insert(entry.0.id.clone(), (entry, Instant::now(), false));
     }
 
+    /// Whether nothing is kept (a time to live of zero).
+    pub fn is_off(&self) -> bool {
+        self.ttl.is_zero()
+    }
+
     /// Forgets account `id` (after a write to it).
     pub fn forget(&self, id: &str) {
         let mut inner = self.lock();

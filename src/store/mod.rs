@@ -9,8 +9,10 @@
 //! arrive sealed by the vault and leave sealed; rows carry them in fields the
 //! API layer never serializes.
 
+mod audit;
 pub mod cache;
 mod rows;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -22,7 +24,15 @@ use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+pub use audit::{AuditFilter, Order, insert_audit_events};
 pub use rows::{AccountStatus, ConnectedAccount, Connection, IdentifierType};
+pub use webhooks::{AccountNotice, Attempt, Delivery, Webhook};
+
+use crate::audit::{AuditLog, Event};
+
+/// The PostgreSQL channel on which replicas tell each other which accounts
+/// and connections changed (see [`Store::listen_for_changes`]).
+const CHANGES_CHANNEL: &str = "switchboard_changes";
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +90,10 @@ pub struct Store {
     backend: Backend,
     /// Accounts with their connections for the execute path (see `cache`).
     accounts: Arc<AccountCache>,
+    /// Where the store's writes are recorded (see `crate::audit`).
+    audit: AuditLog,
+    /// Woken when this process queues webhook deliveries.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// Filters of `GET /v1/connected-accounts`.
@@ -161,7 +175,121 @@ impl Store {
             pool,
             backend,
             accounts: Arc::new(AccountCache::new(Duration::ZERO)),
+            audit: AuditLog::default(),
+            outbox: Arc::default(),
         })
+    }
+
+    /// Records this store's writes (and what callers record) in the audit
+    /// trail, written by a task of this process.
+    pub fn with_audit(mut self, metrics: crate::metrics::Metrics) -> Store {
+        self.audit = AuditLog::start(self.pool.clone(), metrics);
+        self
+    }
+
+    /// Waits until this process queues a webhook delivery.
+    pub async fn outbox_queued(&self) {
+        self.outbox.notified().await;
+    }
+
+    /// The audit trail, for events recorded outside the store.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Forgets account `id` here and, on PostgreSQL, on every replica.
+    async fn account_changed(&self, id: &str) {
+        self.accounts.forget(id);
+        self.announce(&format!("a:{id}")).await;
+    }
+
+    /// Forgets every account here and on every replica (a connection changed).
+    async fn connection_changed(&self, id: &str) {
+        self.accounts.clear();
+        self.announce(&format!("c:{id}")).await;
+    }
+
+    /// Tells the other replicas what changed. A failure is logged: they
+    /// then see the change within the cache's time to live.
+    async fn announce(&self, what: &str) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(what)
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not tell other replicas of a change");
+        }
+    }
+
+    /// On PostgreSQL, listens for the changes other replicas announce and
+    /// forgets what they changed, for as long as the process runs. While
+    /// the listening connection is down (and when it comes back, since
+    /// announcements may have been missed), every cached account is
+    /// forgotten, so the cache's time to live bounds staleness then.
+    pub fn listen_for_changes(&self, url: &str, metrics: crate::metrics::Metrics) {
+        if self.backend != Backend::Postgres || self.accounts.is_off() {
+            return;
+        }
+        let url = url.to_owned();
+        let cache = self.accounts.clone();
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            use sqlx::postgres::PgListener;
+            while !pool.is_closed() {
+                match PgListener::connect(&url).await {
+                    Ok(mut listener) => match listener.listen(CHANGES_CHANNEL).await {
+                        Ok(()) => {
+                            cache.clear();
+                            while !pool.is_closed() {
+                                match listener.try_recv().await {
+                                    Ok(Some(n)) => {
+                                        let payload = n.payload();
+                                        if let Some(id) = payload.strip_prefix("a:") {
+                                            cache.forget(id);
+                                        } else {
+                                            cache.clear();
+                                        }
+                                        metrics
+                                            .cache_invalidations
+                                            .with_label_values(&["notify"])
+                                            .inc();
+                                    }
+                                    // The connection was lost and is made
+                                    // again on the next call.
+                                    Ok(None) => {
+                                        cache.clear();
+                                        metrics
+                                            .cache_invalidations
+                                            .with_label_values(&["reconnect"])
+                                            .inc();
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "lost the change announcements of other replicas");
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not listen for other replicas' changes")
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not listen for other replicas' changes")
+                    }
+                }
+                cache.clear();
+                metrics
+                    .cache_invalidations
+                    .with_label_values(&["reconnect"])
+                    .inc();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 
     /// Keeps accounts read by [`Store::account_for_call`] in memory for up
@@ -196,7 +324,14 @@ impl Store {
         Ok(())
     }
 
+    /// Whether [`Store::close`] was called (background work then ends).
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
+    /// Writes the audit events still queued, then closes the database.
     pub async fn close(&self) {
+        self.audit.flush_and_stop().await;
         self.pool.close().await;
     }
 
@@ -219,6 +354,8 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(|e| unique(e, "id"))?;
+        self.audit
+            .record(Event::new("connection.created").connection(c));
         Ok(())
     }
 
@@ -262,11 +399,16 @@ impl Store {
             sets.push(("secret", secret.clone().into()));
         }
         let changed = update_columns(&self.pool, "connections", id, sets).await?;
-        self.accounts.clear();
+        self.connection_changed(id).await;
         if changed == 0 {
             return Ok(None);
         }
-        self.get_connection(id).await
+        let connection = self.get_connection(id).await?;
+        if let Some(c) = &connection {
+            self.audit
+                .record(Event::new("connection.updated").connection(c));
+        }
+        Ok(connection)
     }
 
     /// Deletes a connection and all its accounts (and so their secrets).
@@ -278,14 +420,22 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let deleted = sqlx::query("DELETE FROM connections WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let deleted: Option<String> =
+            sqlx::query_scalar("DELETE FROM connections WHERE id = $1 RETURNING provider")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         tx.commit().await?;
-        self.accounts.clear();
-        Ok((deleted > 0).then_some(accounts))
+        self.connection_changed(id).await;
+        let Some(provider) = deleted else {
+            return Ok(None);
+        };
+        let mut event = Event::new("connection.deleted");
+        event.connection_id = Some(id.to_owned());
+        event.provider = Some(provider);
+        self.audit
+            .record(event.reason(format!("{accounts} connected accounts deleted with it")));
+        Ok(Some(accounts))
     }
 
     // === connected accounts ===
@@ -317,6 +467,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(|e| unique(e, "connection, identifier and label"))?;
+        self.audit.record(Event::new("account.created").account(a));
         Ok(())
     }
 
@@ -393,11 +544,15 @@ impl Store {
         let changed = update_columns(&self.pool, "connected_accounts", id, sets)
             .await
             .map_err(|e| unique(e, "connection, identifier and label"))?;
-        self.accounts.forget(id);
+        self.account_changed(id).await;
         if changed == 0 {
             return Ok(None);
         }
-        self.get_account(id).await
+        let account = self.get_account(id).await?;
+        if let Some(a) = &account {
+            self.audit.record(Event::new("account.updated").account(a));
+        }
+        Ok(account)
     }
 
     /// Stores sealed credentials and moves the account to `status`.
@@ -425,6 +580,11 @@ impl Store {
                 ("status_changed_at", text(now)),
                 ("updated_at", text(now)),
             ],
+            Change {
+                action: "account.credentials_set",
+                reason: None,
+                notice: (status == AccountStatus::Active).then_some(AccountNotice::Connected),
+            },
         )
         .await
     }
@@ -438,22 +598,48 @@ impl Store {
             vec![("display_name", Col::Text(name.map(str::to_owned)))],
         )
         .await?;
-        self.accounts.forget(id);
+        self.account_changed(id).await;
         Ok(())
     }
 
-    /// Writes `sets` to an account and reads it back (`None`: no such account).
+    /// Writes `sets` to an account and reads it back (`None`: no such
+    /// account), queueing the change's webhook notices in the same
+    /// transaction, so a notice exists exactly when its change does; then
+    /// records the change in the audit trail.
     async fn update_account_columns(
         &self,
         id: &str,
         sets: Vec<(&'static str, Col)>,
+        change: Change,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
-        let changed = update_columns(&self.pool, "connected_accounts", id, sets).await?;
-        self.accounts.forget(id);
-        if changed == 0 {
-            return Ok(None);
+        let mut tx = self.pool.begin().await?;
+        let changed = update_columns(&mut *tx, "connected_accounts", id, sets).await?;
+        let account = if changed == 0 {
+            None
+        } else {
+            let row = sqlx::query(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM connected_accounts WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            row.map(|r| rows::account(&r)).transpose()?
+        };
+        let mut queued = 0;
+        if let (Some(notice), Some(a)) = (change.notice, &account) {
+            queued = webhooks::enqueue(&mut tx, a, notice, change.reason.as_deref()).await?;
         }
-        self.get_account(id).await
+        tx.commit().await?;
+        if queued > 0 {
+            self.outbox.notify_one();
+        }
+        self.account_changed(id).await;
+        if let Some(a) = &account {
+            let mut event = Event::new(change.action).account(a);
+            event.reason = change.reason;
+            self.audit.record(event);
+        }
+        Ok(account)
     }
 
     // === OAuth states ===
@@ -474,6 +660,10 @@ impl Store {
         .bind(i64::from(st.browser_required))
         .execute(&self.pool)
         .await?;
+        if let Some(a) = self.get_account(&st.account_id).await? {
+            self.audit
+                .record(Event::new("authorization.started").account(&a));
+        }
         Ok(())
     }
 
@@ -586,6 +776,7 @@ impl Store {
             origin,
             scopes,
             config,
+            imported,
         } = *grant;
         self.update_account_columns(
             id,
@@ -604,6 +795,15 @@ impl Store {
                 ("status_changed_at", text(now)),
                 ("updated_at", text(now)),
             ],
+            Change {
+                action: if imported {
+                    "account.credentials_imported"
+                } else {
+                    "authorization.completed"
+                },
+                reason: None,
+                notice: Some(AccountNotice::Connected),
+            },
         )
         .await
     }
@@ -647,10 +847,58 @@ impl Store {
                     Col::Int(Some(crate::clock::now_ms())),
                 ),
                 ("refresh_lease_until", Col::Int(None)),
+                ("status_reason", Col::Text(None)),
                 ("updated_at", text(now)),
             ],
+            Change {
+                action: "token.refreshed",
+                reason: None,
+                notice: None,
+            },
         )
         .await
+    }
+
+    /// Records a refresh that failed for a reason that may pass: the account
+    /// stays active and its status reason says why. The first failure of a
+    /// run (until a refresh succeeds) queues `account.refresh_failed`, in
+    /// the same transaction; every failure is in the audit trail.
+    pub async fn refresh_failed(
+        &self,
+        account: &ConnectedAccount,
+        reason: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let first = sqlx::query(
+            "UPDATE connected_accounts SET status_reason = $1, updated_at = $2              WHERE id = $3 AND status = 'active' AND status_reason IS NULL",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let mut queued = 0;
+        if first {
+            queued =
+                webhooks::enqueue(&mut tx, account, AccountNotice::RefreshFailed, Some(reason))
+                    .await?;
+        }
+        tx.commit().await?;
+        if queued > 0 {
+            self.outbox.notify_one();
+        }
+        if first {
+            self.account_changed(&account.id).await;
+        }
+        self.audit.record(
+            Event::new("token.refresh_failed")
+                .account(account)
+                .reason(reason),
+        );
+        Ok(())
     }
 
     /// Moves an account to `status` with a reason (and gives any refresh
@@ -671,6 +919,20 @@ impl Store {
                 ("refresh_lease_until", Col::Int(None)),
                 ("updated_at", text(now)),
             ],
+            Change {
+                action: match status {
+                    AccountStatus::Revoked => "account.revoked",
+                    AccountStatus::Expired => "account.expired",
+                    AccountStatus::Active => "account.activated",
+                    AccountStatus::Pending => "account.pending",
+                },
+                reason: Some(reason.to_owned()),
+                notice: match status {
+                    AccountStatus::Revoked => Some(AccountNotice::Revoked),
+                    AccountStatus::Expired => Some(AccountNotice::ReauthorizationRequired),
+                    _ => None,
+                },
+            },
         )
         .await
     }
@@ -881,7 +1143,14 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        self.accounts.forget(id);
+        self.account_changed(id).await;
+        if let Some(a) = self.get_account(id).await? {
+            self.audit.record(
+                Event::new("authorization.failed")
+                    .account(&a)
+                    .reason(reason),
+            );
+        }
         Ok(())
     }
 
@@ -898,13 +1167,23 @@ impl Store {
 
     /// Deletes an account and its secrets. Returns whether it existed.
     pub async fn delete_account(&self, id: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("DELETE FROM connected_accounts WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        self.accounts.forget(id);
-        Ok(n > 0)
+        let deleted = sqlx::query(
+            "DELETE FROM connected_accounts WHERE id = $1 RETURNING connection_id, identifier, provider",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.account_changed(id).await;
+        let Some(row) = deleted else {
+            return Ok(false);
+        };
+        let mut event = Event::new("account.deleted");
+        event.connected_account_id = Some(id.to_owned());
+        event.connection_id = row.try_get("connection_id").ok();
+        event.identifier = row.try_get("identifier").ok();
+        event.provider = row.try_get("provider").ok();
+        self.audit.record(event);
+        Ok(true)
     }
 }
 
@@ -965,6 +1244,17 @@ pub struct Grant<'a> {
     pub scopes: &'a [String],
     /// Values discovered for the account.
     pub config: &'a Map<String, Value>,
+    /// Tokens imported from elsewhere, not granted through the OAuth flow.
+    pub imported: bool,
+}
+
+/// What an account write means, for the audit trail and webhooks.
+struct Change {
+    /// The audit action.
+    action: &'static str,
+    reason: Option<String>,
+    /// The webhook event it raises, if any.
+    notice: Option<AccountNotice>,
 }
 
 /// A column that holds sealed values.
@@ -973,13 +1263,15 @@ pub enum SealedColumn {
     AccountCredentials,
     ConnectionSecret,
     CodeVerifier,
+    WebhookSecret,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 3] = [
+    pub const ALL: [SealedColumn; 4] = [
         SealedColumn::ConnectionSecret,
         SealedColumn::AccountCredentials,
         SealedColumn::CodeVerifier,
+        SealedColumn::WebhookSecret,
     ];
 
     /// Table, column and row key.
@@ -988,6 +1280,7 @@ impl SealedColumn {
             SealedColumn::AccountCredentials => ("connected_accounts", "credentials", "id"),
             SealedColumn::ConnectionSecret => ("connections", "secret", "id"),
             SealedColumn::CodeVerifier => ("oauth_states", "code_verifier", "state_hash"),
+            SealedColumn::WebhookSecret => ("webhooks", "secret", "id"),
         }
     }
 
@@ -997,6 +1290,7 @@ impl SealedColumn {
             SealedColumn::AccountCredentials => crate::vault::Place::account_credentials(id),
             SealedColumn::ConnectionSecret => crate::vault::Place::connection_secret(id),
             SealedColumn::CodeVerifier => crate::vault::Place::code_verifier(id),
+            SealedColumn::WebhookSecret => crate::vault::Place::webhook_secret(id),
         }
     }
 }
@@ -1093,8 +1387,8 @@ impl From<Option<String>> for Col {
 }
 
 /// `UPDATE table SET col = $1, … WHERE id = $n`; returns the rows changed.
-async fn update_columns(
-    pool: &AnyPool,
+async fn update_columns<'e>(
+    executor: impl Executor<'e, Database = sqlx::Any>,
     table: &'static str,
     id: &str,
     sets: Vec<(&'static str, Col)>,
@@ -1116,7 +1410,7 @@ async fn update_columns(
             Col::Int(v) => q.bind(v),
         };
     }
-    Ok(q.bind(id).execute(pool).await?.rows_affected())
+    Ok(q.bind(id).execute(executor).await?.rows_affected())
 }
 
 fn unique(e: sqlx::Error, what: &'static str) -> StoreError {
@@ -1134,6 +1428,19 @@ fn text(v: &str) -> Col {
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.
+pub fn new_id(prefix: &str) -> String {
+    // Monotonic within the process: two ids made in one millisecond still
+    // sort in the order they were made (list pages follow that order).
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let id = IDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new());
+    format!("{prefix}_{}", id.to_string().to_lowercase())
 }
 
 /// A database URL without its password, for messages.

@@ -285,6 +285,43 @@ impl Upstream {
             .map_err(|e| e.error)
     }
 
+    /// Posts `body` to `url` once (a webhook: its outbox does the
+    /// retrying), within `timeout`, and returns the answer's status; at
+    /// most 64 KiB of the answer's body is read, then dropped. Redirects
+    /// are not followed.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<u16, String> {
+        let mut request = Request::builder()
+            .method(http::Method::POST)
+            .uri(url)
+            .body(full(body))
+            .map_err(|e| format!("invalid request: {e}"))?;
+        *request.headers_mut() = headers;
+        request
+            .headers_mut()
+            .insert(http::header::USER_AGENT, self.user_agent.clone());
+        let send = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| describe_send_error(&e))?;
+            let status = response.status().as_u16();
+            let _ = Limited::new(response.into_body(), 64 * 1024)
+                .collect()
+                .await;
+            Ok(status)
+        };
+        tokio::time::timeout(timeout, send)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
+    }
+
     /// Sends a proxied request with the same limits and circuit breaker as
     /// [`Upstream::call`], retried (idempotent methods only) while its body
     /// can be sent again. Only the answer's head is awaited within the
@@ -631,4 +668,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Why a request could not be sent, in words (no URL: it may hold a secret).
+fn describe_send_error(e: &hyper_util::client::legacy::Error) -> String {
+    if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the connection failed".to_owned()
+    }
 }

@@ -1,0 +1,164 @@
+//! The audit trail's rows (see `crate::audit`).
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use super::{Store, StoreError};
+use crate::audit::Event;
+
+const COLUMNS: &str = "id, at, at_ms, action, actor, request_id, connected_account_id, connection_id, \
+     identifier, provider, tool, outcome, upstream_status, duration_ms, reason";
+const WIDTH: usize = 15;
+
+/// Filters of `GET /v1/audit-logs`; every one given must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub connected_account_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub identifier: Option<String>,
+    pub provider: Option<String>,
+    pub action: Option<String>,
+    /// Unix milliseconds, inclusive.
+    pub since_ms: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub until_ms: Option<i64>,
+}
+
+/// Which way a listing walks: newest first (pages) or oldest first (export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    NewestFirst,
+    OldestFirst,
+}
+
+/// Writes a batch of events in one statement.
+pub async fn insert_audit_events(pool: &AnyPool, events: &[Event]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len())
+        .map(|r| {
+            let params: Vec<String> = (1..=WIDTH).map(|c| format!("${}", r * WIDTH + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for e in events {
+        q = q
+            .bind(e.id.clone())
+            .bind(e.at.clone())
+            .bind(e.at_ms)
+            .bind(e.action.clone())
+            .bind(e.actor.clone())
+            .bind(e.request_id.clone())
+            .bind(e.connected_account_id.clone())
+            .bind(e.connection_id.clone())
+            .bind(e.identifier.clone())
+            .bind(e.provider.clone())
+            .bind(e.tool.clone())
+            .bind(e.outcome.clone())
+            .bind(e.upstream_status)
+            .bind(e.duration_ms)
+            .bind(e.reason.clone());
+    }
+    q.execute(pool).await?;
+    Ok(())
+}
+
+impl Store {
+    /// Events matching `filter`, `limit` of them, after the event `cursor`
+    /// in `order`.
+    pub async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        order: Order,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        let mut condition = |column: &str, op: &str, value: Option<Arg>| {
+            if let Some(v) = value {
+                args.push(v);
+                conditions.push(format!("{column} {op} ${}", args.len()));
+            }
+        };
+        let text = |v: &Option<String>| v.clone().map(Arg::Text);
+        condition(
+            "connected_account_id",
+            "=",
+            text(&filter.connected_account_id),
+        );
+        condition("connection_id", "=", text(&filter.connection_id));
+        condition("identifier", "=", text(&filter.identifier));
+        condition("provider", "=", text(&filter.provider));
+        condition("action", "=", text(&filter.action));
+        condition("at_ms", ">=", filter.since_ms.map(Arg::Int));
+        condition("at_ms", "<", filter.until_ms.map(Arg::Int));
+        let after = match order {
+            Order::NewestFirst => "<",
+            Order::OldestFirst => ">",
+        };
+        condition("id", after, cursor.map(|c| Arg::Text(c.to_owned())));
+        let filter_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let direction = match order {
+            Order::NewestFirst => "DESC",
+            Order::OldestFirst => "ASC",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY id {direction} LIMIT {limit}"
+        );
+        let mut q = sqlx::query(&sql);
+        for a in args {
+            q = match a {
+                Arg::Text(t) => q.bind(t),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(event).collect()
+    }
+
+    /// Deletes events older than `before_ms`; returns how many.
+    pub async fn purge_audit_events(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM audit_events WHERE at_ms < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+}
+
+/// A bound value of a filter.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+fn event(row: &AnyRow) -> Result<Event, StoreError> {
+    Ok(Event {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        at_ms: row.try_get("at_ms")?,
+        action: row.try_get("action")?,
+        actor: row.try_get("actor")?,
+        request_id: row.try_get("request_id")?,
+        connected_account_id: row.try_get("connected_account_id")?,
+        connection_id: row.try_get("connection_id")?,
+        identifier: row.try_get("identifier")?,
+        provider: row.try_get("provider")?,
+        tool: row.try_get("tool")?,
+        outcome: row.try_get("outcome")?,
+        upstream_status: row.try_get("upstream_status")?,
+        duration_ms: row.try_get("duration_ms")?,
+        reason: row.try_get("reason")?,
+    })
+}

@@ -888,6 +888,74 @@ async fn a_change_is_in_force_before_its_request_answers(backend: Backend) {
     gw.stop().await;
 }
 
+/// On PostgreSQL, replicas announce their changes (LISTEN/NOTIFY): with a
+/// minute-long cache, another replica still uses new credentials and
+/// refuses a revoked or deleted account within moments, not a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_hear_of_changes_at_once_on_postgres() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("skipped: SWITCHBOARD_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let mock = MockServer::start().await;
+    let setup = Setup::new(specs_dir(&[ACME]))
+        .base_url("acme", format!("{}/api/v2", mock.uri()))
+        .configure(|c| c.account_cache_ttl_ms = 60_000);
+    let gw = TestGateway::start(&backend, setup).await;
+    let (_, account) = acme_account(&gw, "notify-1").await;
+    for key in [SECRET_KEY, "sk_replaced"] {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/users/1"))
+            .and(query_param("key", key))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": key}})))
+            .mount(&mock)
+            .await;
+    }
+    let call =
+        json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}});
+    let replica = gw.replica().await;
+    let key_used = |body: &Value| body["data"]["id"].as_str().unwrap_or_default().to_owned();
+    // The replica caches the account.
+    let (status, body) = replica.post("/v1/tools/execute", call.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(key_used(&body), SECRET_KEY);
+
+    // Within how long the replica acts on a change made here.
+    async fn heard(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if check().await {
+                return started.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the replica did not hear of {what} within 5 s (its cache lives 60 s)");
+    }
+    gw.post(
+        &format!("/v1/connected-accounts/{account}/credentials"),
+        json!({"api_key": "sk_replaced"}),
+    )
+    .await;
+    let new_key = heard("new credentials", async || {
+        key_used(&replica.post("/v1/tools/execute", call.clone()).await.1) == "sk_replaced"
+    })
+    .await;
+    gw.delete(&format!("/v1/connected-accounts/{account}"))
+        .await;
+    let deleted = heard("the deletion", async || {
+        replica.post("/v1/tools/execute", call.clone()).await.0 == StatusCode::NOT_FOUND
+    })
+    .await;
+    eprintln!("heard on the replica after: new key {new_key:?}, deletion {deleted:?}");
+    let metrics = replica.metrics().await;
+    assert!(
+        metrics.contains("switchboard_account_cache_invalidations_total{source=\"notify\"}"),
+        "{metrics}"
+    );
+    replica.stop_replica().await;
+    gw.stop().await;
+}
+
 /// Rotation: values sealed with the old key stay readable once a new key is
 /// current (with the old one listed as previous); new values use the new key.
 async fn encryption_keys_can_be_rotated(backend: Backend) {

@@ -70,7 +70,7 @@ impl RedisFailure {
 /// Where the shared limits live and how they fail.
 #[derive(Clone)]
 pub struct SharedLimitsConfig {
-    /// `redis://[user:password@]host:port[/db]` (or `rediss://`).
+    /// `redis://[user:password@]host:port[/db]` (plain TCP; TLS is not built in).
     pub url: String,
     pub failure: RedisFailure,
     /// Put before every key, so several fleets can share one Redis.

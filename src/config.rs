@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use crate::auth::token::ClientCredentials;
 use crate::registry::Overrides;
 use crate::upstream::UpstreamConfig;
+use crate::upstream::limit::shared::{RedisFailure, SharedLimitsConfig};
 
 /// Where the config file is looked for when none is named.
 pub const DEFAULT_CONFIG_PATH: &str = "config/switchboard.yaml";
@@ -43,6 +44,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Requests per second (and burst) each API key may send; none by default.
     pub ingress_rate_limit: Option<RateQuotaConfig>,
+    /// Redis that keeps the rate limits for every replica at once; without
+    /// it each process keeps its own.
+    pub redis_url: Option<String>,
+    /// What a replica does while Redis does not answer.
+    pub redis_failure: RedisFailure,
+    /// Put before every rate-limit key in Redis.
+    pub redis_key_prefix: String,
+    /// The longest a rate-limit check waits for Redis, in milliseconds.
+    pub redis_timeout_ms: u64,
     /// How long before its expiry an access token is replaced, in seconds.
     pub token_refresh_skew_s: u64,
     /// How long a replica keeps an account it read for a call in memory, in
@@ -305,6 +315,11 @@ impl std::fmt::Debug for Config {
                 &crate::store::redact_url(&self.database_url),
             )
             .field("api_keys", &format_args!("[{} keys]", self.api_keys.len()))
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(crate::store::redact_url),
+            )
+            .field("redis_failure", &self.redis_failure)
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }
@@ -327,6 +342,10 @@ impl Default for Config {
             managed_oauth_apps: BTreeMap::new(),
             log_format: LogFormat::Text,
             ingress_rate_limit: None,
+            redis_url: None,
+            redis_failure: RedisFailure::Open,
+            redis_key_prefix: "switchboard:rl:".into(),
+            redis_timeout_ms: 200,
             token_refresh_skew_s: 60,
             account_cache_ttl_ms: 1000,
             idle_refresh_after_s: 24 * 60 * 60,
@@ -356,6 +375,8 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
+    #[error("{name}: {message}")]
+    Env { name: &'static str, message: String },
 }
 
 impl Config {
@@ -380,8 +401,19 @@ impl Config {
             }
             None => Config::default(),
         };
-        config.apply_env(env);
+        config.apply_env(env)?;
         Ok(config)
+    }
+
+    /// The shared rate limits' settings, when `redis_url` is set.
+    pub fn shared_limits(&self) -> Option<SharedLimitsConfig> {
+        let url = self.redis_url.as_ref().filter(|u| !u.trim().is_empty())?;
+        Some(SharedLimitsConfig {
+            url: url.clone(),
+            failure: self.redis_failure,
+            key_prefix: self.redis_key_prefix.clone(),
+            timeout: std::time::Duration::from_millis(self.redis_timeout_ms.max(1)),
+        })
     }
 
     fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -417,7 +449,7 @@ impl Config {
         })
     }
 
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         if let Some(v) = var("SWITCHBOARD_LISTEN") {
             self.listen = v;
@@ -460,6 +492,19 @@ impl Config {
                 LogFormat::Text
             };
         }
+        if let Some(v) = var("SWITCHBOARD_REDIS_URL") {
+            self.redis_url = Some(v);
+        }
+        if let Some(v) = var("SWITCHBOARD_REDIS_FAILURE") {
+            self.redis_failure = RedisFailure::parse(&v).ok_or_else(|| ConfigError::Env {
+                name: "SWITCHBOARD_REDIS_FAILURE",
+                message: format!("`{v}` is neither `open` nor `closed`"),
+            })?;
+        }
+        if let Some(v) = var("SWITCHBOARD_REDIS_KEY_PREFIX") {
+            self.redis_key_prefix = v;
+        }
+        Ok(())
     }
 }
 
@@ -566,6 +611,58 @@ mod tests {
                 .check()
                 .unwrap_err()
                 .contains("/nonexistent/logo.svg")
+        );
+    }
+
+    #[test]
+    fn shared_rate_limits_are_configured_by_file_or_environment() {
+        let c = Config::default();
+        assert!(c.shared_limits().is_none(), "limits are local by default");
+        assert_eq!(c.redis_failure, RedisFailure::Open);
+
+        let c = Config::from_yaml(
+            Path::new("c.yaml"),
+            "redis_url: redis://:hunter2@redis.internal:6379/2\nredis_failure: closed\nredis_timeout_ms: 150\n",
+        )
+        .unwrap();
+        let shared = c.shared_limits().unwrap();
+        assert_eq!(shared.failure, RedisFailure::Closed);
+        assert_eq!(shared.key_prefix, "switchboard:rl:");
+        assert_eq!(shared.timeout, std::time::Duration::from_millis(150));
+        for text in [format!("{c:?}"), format!("{shared:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("redis.internal"), "{text}");
+        }
+
+        let err = Config::from_yaml(Path::new("c.yaml"), "redis_failure: shut\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.yaml:1:"), "{err}");
+        assert!(err.contains("unknown variant `shut`"), "{err}");
+
+        let c = Config::load_with(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6379"),
+                ("SWITCHBOARD_REDIS_FAILURE", "closed"),
+                ("SWITCHBOARD_REDIS_KEY_PREFIX", "staging:rl:"),
+            ]),
+        )
+        .unwrap();
+        let shared = c.shared_limits().unwrap();
+        assert_eq!(shared.url, "redis://127.0.0.1:6379");
+        assert_eq!(shared.failure, RedisFailure::Closed);
+        assert_eq!(shared.key_prefix, "staging:rl:");
+
+        let err = Config::load_with(
+            Some(Path::new("/dev/null")),
+            env(&[("SWITCHBOARD_REDIS_FAILURE", "closd")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "SWITCHBOARD_REDIS_FAILURE: `closd` is neither `open` nor `closed`"
         );
     }
 

@@ -3,7 +3,9 @@
 //! `Gateway::start` prepares everything a first run needs with no set-up: the
 //! data directory, an encryption key and an API key (generated into the data
 //! directory with mode 0600 when none is configured), the store with its
-//! migrations, the specs and their watcher, the upstream client. `serve`
+//! migrations, the specs and their watcher, the upstream client, and the
+//! connection to Redis when rate limits are shared (a Redis that does not
+//! answer does not stop the start; see `upstream::limit::shared`). `serve`
 //! then answers on a listener until its shutdown future completes, letting
 //! requests in flight finish.
 
@@ -22,6 +24,7 @@ use crate::config::{Config, LogFormat};
 use crate::metrics::Metrics;
 use crate::registry::{SpecWatcher, Specs};
 use crate::store::{Store, StoreError};
+use crate::upstream::limit::shared::{SharedLimits, SharedLimitsError};
 use crate::upstream::{Upstream, UpstreamSetupError};
 use crate::vault::{Vault, VaultError};
 
@@ -48,6 +51,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("upstream client: {0}")]
     Upstream(#[from] UpstreamSetupError),
+    #[error("shared rate limits: {0}")]
+    SharedLimits(#[from] SharedLimitsError),
     #[error("specs directory {0} does not exist (set specs_dir or SWITCHBOARD_SPECS_DIR)")]
     NoSpecs(PathBuf),
     #[error("{0}")]
@@ -110,7 +115,14 @@ impl Gateway {
                 None
             }
         };
-        let upstream = Upstream::new(&config.upstream, metrics.clone())?;
+        let shared_limits = match config.shared_limits() {
+            Some(settings) => Some(SharedLimits::connect(settings, metrics.clone()).await?),
+            None => None,
+        };
+        let mut upstream = Upstream::new(&config.upstream, metrics.clone())?;
+        if let Some(shared) = &shared_limits {
+            upstream = upstream.with_shared_limits(shared.clone());
+        }
         spawn_upkeep(upstream.clone());
         crate::webhooks::Deliverer {
             store: store.clone(),
@@ -121,7 +133,8 @@ impl Gateway {
         }
         .spawn();
         let state = Arc::new(AppState {
-            api_keys: ApiKeys::new(&secrets.api_keys, config.ingress_rate_limit.as_ref()),
+            api_keys: ApiKeys::new(&secrets.api_keys, config.ingress_rate_limit.as_ref())
+                .with_shared_limits(shared_limits),
             config,
             specs,
             store,
@@ -366,6 +379,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         address = %format!("http://{addr}"),
         store = state.store.backend().as_str(),
         database = %crate::store::redact_url(&state.config.database_url),
+        rate_limits = %state
+            .upstream
+            .shared_limits()
+            .map_or_else(|| "local".to_owned(), |s| format!("shared in {}", s.redacted_url())),
         specs = %state.specs.dir().display(),
         providers = registry.providers().count(),
         tools = registry.tool_count(),

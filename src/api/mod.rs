@@ -44,6 +44,8 @@ use crate::metrics::Metrics;
 use crate::registry::Specs;
 use crate::store::Store;
 use crate::upstream::Upstream;
+use crate::upstream::limit::KeyedLimit;
+use crate::upstream::limit::shared::{SharedLimit, SharedLimits, Verdict};
 use crate::vault::Vault;
 use envelope::{ApiError, REQUEST_ID};
 
@@ -66,12 +68,13 @@ pub type SharedState = Arc<AppState>;
 
 /// The gateway API keys, kept as SHA-256 digests and compared in constant
 /// time, each with its name, its role and its own ingress rate limit when
-/// one is configured.
+/// one is configured (kept in Redis by key name when limits are shared).
 pub struct ApiKeys {
     digests: Vec<[u8; 32]>,
     names: Vec<String>,
     roles: Vec<Role>,
-    limit: Option<crate::upstream::limit::KeyedLimit<u32>>,
+    limit: Option<KeyedLimit<u32>>,
+    shared: Option<SharedLimits>,
 }
 
 /// Which key a request came with: its name (in logs) and role.
@@ -96,8 +99,15 @@ impl ApiKeys {
             roles: parts.iter().map(|(_, _, role)| *role).collect(),
             limit: limit
                 .and_then(|l| crate::upstream::limit::quota(l.requests_per_second, l.burst))
-                .map(crate::upstream::limit::KeyedLimit::new),
+                .map(KeyedLimit::new),
+            shared: None,
         }
+    }
+
+    /// Keeps the ingress limits in Redis, one per key name for the fleet.
+    pub fn with_shared_limits(mut self, shared: Option<SharedLimits>) -> ApiKeys {
+        self.shared = shared;
+        self
     }
 
     /// Which key `presented` is, if any. Every key is compared, in constant
@@ -129,8 +139,25 @@ impl ApiKeys {
     }
 
     /// How long key `index` must wait before its next request, if it must.
-    fn throttle(&self, index: u32) -> Option<std::time::Duration> {
-        self.limit.as_ref().and_then(|l| l.check(&index))
+    /// An error only when the shared limits do not answer and
+    /// `redis_failure` is `closed`.
+    async fn throttle(&self, index: u32) -> Result<Option<std::time::Duration>, Error> {
+        let Some(limit) = &self.limit else {
+            return Ok(None);
+        };
+        if let Some(shared) = &self.shared {
+            let name = self.names.get(index as usize).map_or("", String::as_str);
+            let key = SharedLimit {
+                key: shared.key("api_key", "gateway", Some(name)),
+                gcra: limit.gcra(),
+            };
+            match shared.acquire(std::slice::from_ref(&key)).await? {
+                Verdict::Go => return Ok(None),
+                Verdict::Wait(wait, _) => return Ok(Some(wait)),
+                Verdict::Local => {}
+            }
+        }
+        Ok(limit.check(&index))
     }
 }
 
@@ -499,8 +526,9 @@ async fn require_api_key(
         })
         .map(str::trim);
     match presented.and_then(|key| state.api_keys.find(key)) {
-        Some(index) => match state.api_keys.throttle(index) {
-            None => {
+        Some(index) => match state.api_keys.throttle(index).await {
+            Err(e) => ApiError(e).into_response(),
+            Ok(None) => {
                 let caller = state.api_keys.caller(index);
                 tracing::Span::current().record("api_key", caller.key_name.as_str());
                 let path = req
@@ -524,7 +552,7 @@ async fn require_api_key(
                 req.extensions_mut().insert(caller);
                 crate::audit::ACTOR.scope(actor, next.run(req)).await
             }
-            Some(wait) => {
+            Ok(Some(wait)) => {
                 state
                     .metrics
                     .rate_limited

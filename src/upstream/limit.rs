@@ -4,8 +4,14 @@
 //!
 //! A call that finds a limit exhausted waits for its turn when that comes
 //! soon enough (within `rate_limit_wait_ms` and the call's deadline), and
-//! otherwise fails at once with `rate_limited` and `retry_after_s`. Limits are
-//! kept per process: with several replicas, each allows the full rate.
+//! otherwise fails at once with `rate_limited` and `retry_after_s`.
+//!
+//! Without `redis_url` limits are kept per process: with several replicas,
+//! each allows the full rate. With it they are kept in Redis (`shared`), one
+//! limit for the whole fleet, and the in-process limiters only stand in
+//! while Redis does not answer (`redis_failure: open`).
+
+pub mod shared;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,7 +23,9 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::error::Error;
 use crate::spec::RateLimitSpec;
+use shared::{Gcra, SharedLimit, SharedLimits, Verdict};
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
@@ -37,13 +45,20 @@ pub fn quota(requests_per_second: f64, burst: Option<u32>) -> Option<Quota> {
 /// Limiters keyed by `K`, one quota for all keys.
 pub struct KeyedLimit<K: Hash + Eq + Clone> {
     limiter: Keyed<K>,
+    gcra: Gcra,
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
     pub fn new(quota: Quota) -> KeyedLimit<K> {
         KeyedLimit {
             limiter: RateLimiter::keyed(quota),
+            gcra: Gcra::new(&quota),
         }
+    }
+
+    /// The same quota, as the shared limits take it.
+    pub fn gcra(&self) -> Gcra {
+        self.gcra
     }
 
     /// `None` when `key` may go now; else how long until it may.
@@ -66,16 +81,32 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
 #[derive(Default)]
 pub struct ProviderLimits {
     by_provider: Mutex<HashMap<String, Arc<ProviderLimit>>>,
+    shared: Option<SharedLimits>,
 }
 
 /// One provider's limits: per account, and for the provider as a whole.
 pub struct ProviderLimit {
+    provider: String,
     spec: RateLimitSpec,
     per_account: Option<KeyedLimit<String>>,
     whole: Option<KeyedLimit<()>>,
+    shared: Option<SharedLimits>,
 }
 
 impl ProviderLimits {
+    /// Limits kept in Redis when `shared` is given, else in this process.
+    pub fn new(shared: Option<SharedLimits>) -> ProviderLimits {
+        ProviderLimits {
+            by_provider: Mutex::default(),
+            shared,
+        }
+    }
+
+    /// The Redis behind the limits, when they are shared.
+    pub fn shared(&self) -> Option<&SharedLimits> {
+        self.shared.as_ref()
+    }
+
     /// The limits for `provider` as its spec says now.
     pub fn get(&self, provider: &str, spec: &RateLimitSpec) -> Arc<ProviderLimit> {
         let mut map = self.by_provider.lock().unwrap_or_else(|e| e.into_inner());
@@ -85,6 +116,7 @@ impl ProviderLimits {
             return existing.clone();
         }
         let limit = Arc::new(ProviderLimit {
+            provider: provider.to_owned(),
             spec: spec.clone(),
             per_account: quota(spec.requests_per_second, spec.burst).map(KeyedLimit::new),
             whole: spec
@@ -92,6 +124,7 @@ impl ProviderLimits {
                 .as_ref()
                 .and_then(|p| quota(p.requests_per_second, p.burst))
                 .map(KeyedLimit::new),
+            shared: self.shared.clone(),
         });
         map.insert(provider.to_owned(), limit.clone());
         limit
@@ -118,8 +151,46 @@ impl std::fmt::Debug for ProviderLimit {
 
 impl ProviderLimit {
     /// How long `account` must wait before its next request (the longer of
-    /// its own and the provider's limit), or `None` to go now.
-    pub fn check(&self, account: &str) -> Option<(Duration, &'static str)> {
+    /// its own and the provider's limit, with the limit's scope), or `None`
+    /// to go now. An error only when the shared limits do not answer and
+    /// `redis_failure` is `closed`.
+    pub async fn check(&self, account: &str) -> Result<Option<(Duration, &'static str)>, Error> {
+        if let Some(shared) = &self.shared {
+            let mut limits = Vec::with_capacity(2);
+            let mut scopes = Vec::with_capacity(2);
+            if let Some(l) = &self.per_account {
+                limits.push(SharedLimit {
+                    key: shared.key("account", &self.provider, Some(account)),
+                    gcra: l.gcra(),
+                });
+                scopes.push("account");
+            }
+            if let Some(l) = &self.whole {
+                limits.push(SharedLimit {
+                    key: shared.key("provider", &self.provider, None),
+                    gcra: l.gcra(),
+                });
+                scopes.push("provider");
+            }
+            if limits.is_empty() {
+                return Ok(None);
+            }
+            match shared.acquire(&limits).await? {
+                Verdict::Go => return Ok(None),
+                Verdict::Wait(wait, which) => {
+                    return Ok(Some((
+                        wait,
+                        scopes.get(which).copied().unwrap_or("account"),
+                    )));
+                }
+                Verdict::Local => {}
+            }
+        }
+        Ok(self.check_local(account))
+    }
+
+    /// [`ProviderLimit::check`] against this process's own limiters.
+    fn check_local(&self, account: &str) -> Option<(Duration, &'static str)> {
         let own = self
             .per_account
             .as_ref()

@@ -254,6 +254,19 @@ impl Upstream {
         spec.map(|s| self.limits.get(provider, s))
     }
 
+    /// Keeps the rate limits in Redis, shared by every replica (the
+    /// limits so far, none yet in a gateway that is starting, are
+    /// replaced).
+    pub fn with_shared_limits(mut self, shared: limit::shared::SharedLimits) -> Upstream {
+        self.limits = Arc::new(limit::ProviderLimits::new(Some(shared)));
+        self
+    }
+
+    /// The Redis that keeps the rate limits, when they are shared.
+    pub fn shared_limits(&self) -> Option<&limit::shared::SharedLimits> {
+        self.limits.shared()
+    }
+
     /// Drops idle rate-limit state (called now and then).
     pub fn shrink(&self) {
         self.limits.shrink();
@@ -471,7 +484,7 @@ impl Upstream {
             return Ok(());
         };
         loop {
-            let Some((wait, scope)) = limit.check(plan.account) else {
+            let Some((wait, scope)) = limit.check(plan.account).await? else {
                 return Ok(());
             };
             let allowed = Duration::from_millis(self.config.rate_limit_wait_ms);

@@ -414,7 +414,7 @@ async fn a_fleet_survives_a_killed_replica() {
     // The calls: every one succeeded but those that were in flight on the
     // killed replica (nginx's 502, not the gateway's envelope), all within
     // moments of the kill.
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     let total = outcomes.len();
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.status != 200).collect();
     let in_flight_at_kill = failed
@@ -441,7 +441,7 @@ async fn a_fleet_survives_a_killed_replica() {
             )
         })
         .collect();
-    let state = relay.inner.lock().unwrap();
+    let state = std::mem::take(&mut *relay.inner.lock().unwrap());
     let upstream_calls = state.calls.len();
     eprintln!(
         "fleet: {total} calls in {:?} through nginx to 3 replicas; {in_flight_at_kill} failed in flight on the killed replica; \
@@ -515,7 +515,6 @@ async fn a_fleet_survives_a_killed_replica() {
         worst as f64 <= RATE + BURST + 2.0,
         "the fleet sent {worst} calls in one second; its limit is {RATE}/s with a burst of {BURST}"
     );
-    drop(state);
 
     // Every account is still active, through any replica.
     for id in &ids {

@@ -20,6 +20,8 @@
 #   creates and drops its own database there)
 #   GATEWAY_CONFIG='account_cache_ttl_ms: 0'  (more lines of the gateway's
 #   config, to compare settings)
+#   GATEWAY_BIN=/path/to/switchboard  (another build of the gateway, to compare
+#   two builds with the same harness; default: this checkout's release build)
 #   PROFILE=/tmp/profile  (perf samples the gateway during the execute run at
 #   the last connection count: /tmp/profile.sqlite.txt, … by symbol)
 set -euo pipefail
@@ -40,6 +42,7 @@ for tool in wrk nginx; do
 done
 cargo build --release --quiet --bin switchboard --example mock_provider
 TARGET="${CARGO_TARGET_DIR:-target}/release"
+GATEWAY_BIN="${GATEWAY_BIN:-$TARGET/switchboard}"
 WORK="$(mktemp -d)"
 GW_PID=""
 cleanup() {
@@ -103,7 +106,7 @@ provider_overrides:
   notes: {base_url: "http://127.0.0.1:$MOCK_PORT/v1"}
 ${GATEWAY_CONFIG:-}
 YAML
-  "$TARGET/switchboard" serve --config "$WORK/switchboard.yaml" >/dev/null 2>"$WORK/gateway.log" &
+  "$GATEWAY_BIN" serve --config "$WORK/switchboard.yaml" >/dev/null 2>"$WORK/gateway.log" &
   GW_PID=$!
   for _ in $(seq 1 100); do curl -sf "127.0.0.1:$GW_PORT/readyz" >/dev/null && return; sleep 0.1; done
   echo "the gateway did not start:" >&2; cat "$WORK/gateway.log" >&2; exit 1

@@ -65,6 +65,7 @@ pub async fn proxy(
 }
 
 async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response, Error> {
+    let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let found =
         state.store.account_for_call(id).await?.ok_or_else(|| {
@@ -132,23 +133,42 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
         let plan = &plan;
         async move { state.upstream.forward(plan, rendered?, body).await }
     };
-    let credentials = execute::credentials(state, subject, None)
-        .await
-        .map_err(|e| e.with_provider(&provider.key))?;
-    let (mut response, _) = send(credentials.clone(), body).await?;
-    // A token the provider refuses is replaced once, and the request sent
-    // again when its body can be.
-    let renewable = matches!(
-        subject.auth.kind,
-        AuthType::Oauth2 | AuthType::Oauth2ClientCredentials
-    );
-    if response.status() == http::StatusCode::UNAUTHORIZED
-        && renewable
-        && let Some(bytes) = &replayable
-    {
-        let fresh = execute::credentials(state, subject, Some(&credentials)).await?;
-        (response, _) = send(fresh, ForwardBody::Replayable(bytes.clone())).await?;
+    let sent = async {
+        let credentials = execute::credentials(state, subject, None)
+            .await
+            .map_err(|e| e.with_provider(&provider.key))?;
+        let (mut response, _) = send(credentials.clone(), body).await?;
+        // A token the provider refuses is replaced once, and the request
+        // sent again when its body can be.
+        let renewable = matches!(
+            subject.auth.kind,
+            AuthType::Oauth2 | AuthType::Oauth2ClientCredentials
+        );
+        if response.status() == http::StatusCode::UNAUTHORIZED
+            && renewable
+            && let Some(bytes) = &replayable
+        {
+            let fresh = execute::credentials(state, subject, Some(&credentials)).await?;
+            (response, _) = send(fresh, ForwardBody::Replayable(bytes.clone())).await?;
+        }
+        Ok::<_, Error>(response)
     }
+    .await;
+    // The trail has the method and the answer, not the path (it may carry
+    // values the caller would not want kept).
+    let mut event = crate::audit::Event::new("proxy.request").account(account);
+    event.tool = Some(parts.method.as_str().to_owned());
+    event.outcome = Some(match &sent {
+        Ok(_) => "forwarded".to_owned(),
+        Err(e) => e.code.as_str().to_owned(),
+    });
+    event.upstream_status = match &sent {
+        Ok(r) => Some(i64::from(r.status().as_u16())),
+        Err(e) => e.upstream_status.map(i64::from),
+    };
+    event.duration_ms = Some(started.elapsed().as_millis() as i64);
+    state.store.audit().record(event);
+    let response = sent?;
     execute::record_use(state, account);
 
     let (mut head, incoming) = response.into_parts();

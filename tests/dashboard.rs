@@ -168,6 +168,64 @@ fn every_query_uses_the_datasource_variable() {
     );
 }
 
+/// The example deployment scrapes and balances every gateway it runs,
+/// under the job the dashboard's replica panels select, and mounts the
+/// dashboard where Grafana is told to look.
+#[test]
+fn the_example_deployment_matches_the_dashboard() {
+    let read = |path: &str| std::fs::read_to_string(root().join(path)).unwrap();
+    let yaml = |path: &str| {
+        switchboard::spec::yaml::parse(&read(path))
+            .unwrap_or_else(|e| panic!("{path}: {}", e.message))
+            .value
+    };
+    let compose = yaml("deploy/compose.yaml");
+    let prometheus = yaml("deploy/prometheus.yml");
+    let provisioning = yaml("deploy/grafana/provisioning/dashboards/switchboard.yaml");
+    let nginx = read("deploy/nginx.conf");
+
+    let gateways: Vec<String> = compose["services"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|name| name.starts_with("gateway"))
+        .map(|name| format!("{name}:8080"))
+        .collect();
+    assert_eq!(gateways.len(), 2);
+    let job = &prometheus["scrape_configs"][0];
+    assert_eq!(job["job_name"], "switchboard");
+    assert_eq!(job["static_configs"][0]["targets"], json!(gateways));
+    for gateway in &gateways {
+        assert!(
+            nginx.contains(&format!("server {gateway} ")),
+            "{gateway} is not in deploy/nginx.conf"
+        );
+    }
+
+    let dashboard = shipped_dashboard();
+    for query in queries(&dashboard) {
+        let up = uses(query.expr).unwrap().iter().any(|(m, _)| m == "up");
+        assert!(
+            !up || query.expr.contains(r#"job="switchboard""#),
+            "{}: select the scrape job: {}",
+            query.place,
+            query.expr
+        );
+    }
+
+    let folder = provisioning["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
+    let mount = format!("./grafana/switchboard.json:{folder}/switchboard.json:ro");
+    assert!(
+        compose["services"]["grafana"]["volumes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(mount)),
+        "grafana does not mount {mount}"
+    );
+}
+
 /// The gauges a scrape shows from the start are there on a real gateway,
 /// and every family it exports is in the catalog.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

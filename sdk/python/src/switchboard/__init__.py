@@ -11,7 +11,8 @@
     result = sb.tools.execute(connected_account_id=account.id, tool="create_note", parameters={"title": "Hi"})
 
 :class:`AsyncSwitchboard` has the same methods, awaitable. Errors are raised
-as :class:`SwitchboardError` subclasses, one per error code.
+as :class:`SwitchboardError` subclasses, one per error code. Webhook
+deliveries are checked with :func:`switchboard.webhooks.verify`.
 """
 
 from ._client import AsyncSwitchboard, Switchboard
@@ -35,6 +36,7 @@ from ._errors import (
     UpstreamUnavailableError,
 )
 from ._models import (
+    AuditEvent,
     AuthMethod,
     AuthUrl,
     ConfigSetting,
@@ -45,17 +47,25 @@ from ._models import (
     DeletedAccount,
     DeletedConnection,
     DeletedMcpLink,
+    DeletedWebhook,
     ExecuteResult,
     ExecutionMeta,
     McpLink,
     Page,
     Provider,
     Tool,
+    Webhook,
+    WebhookCreated,
+    WebhookDelivery,
+    WebhookEventData,
+    WebhookPayload,
 )
 from ._pagination import AsyncPaginator, SyncPaginator
 from ._tool_calls import AnthropicToolResult, OpenAIFunctionCallOutput, OpenAIToolMessage, ToolResultMessage
 from ._version import __version__
+from .resources.audit_logs import TimeBound
 from .resources.tools import ToolFormat
+from .webhooks import WebhookVerificationError
 
 __all__ = [
     "__version__",
@@ -63,6 +73,7 @@ __all__ = [
     "Switchboard",
     "AsyncSwitchboard",
     # models
+    "AuditEvent",
     "AuthMethod",
     "AuthUrl",
     "ConfigSetting",
@@ -73,13 +84,20 @@ __all__ = [
     "DeletedAccount",
     "DeletedConnection",
     "DeletedMcpLink",
+    "DeletedWebhook",
     "ExecuteResult",
     "ExecutionMeta",
     "McpLink",
     "Page",
     "Provider",
+    "TimeBound",
     "Tool",
     "ToolFormat",
+    "Webhook",
+    "WebhookCreated",
+    "WebhookDelivery",
+    "WebhookEventData",
+    "WebhookPayload",
     "SyncPaginator",
     "AsyncPaginator",
     # LLM tool results
@@ -105,4 +123,6 @@ __all__ = [
     "InternalError",
     "FieldError",
     "AccountCandidate",
+    # webhook deliveries (verify() is in switchboard.webhooks)
+    "WebhookVerificationError",
 ]

@@ -11,16 +11,20 @@ from ._http import DEFAULT_TIMEOUT, AsyncCore, SyncCore
 from .resources import (
     Accounts,
     AsyncAccounts,
+    AsyncAuditLogs,
     AsyncConnections,
     AsyncConnectSessions,
     AsyncMcpLinks,
     AsyncProviders,
     AsyncTools,
+    AsyncWebhooks,
+    AuditLogs,
     Connections,
     ConnectSessions,
     McpLinks,
     Providers,
     Tools,
+    Webhooks,
 )
 
 __all__ = ["Switchboard", "AsyncSwitchboard"]
@@ -58,6 +62,8 @@ class Switchboard:
         self.providers = Providers(self._core)
         self.tools = Tools(self._core)
         self.mcp_links = McpLinks(self._core)
+        self.webhooks = Webhooks(self._core)
+        self.audit_logs = AuditLogs(self._core)
 
     @property
     def base_url(self) -> str:
@@ -107,6 +113,8 @@ class AsyncSwitchboard:
         self.providers = AsyncProviders(self._core)
         self.tools = AsyncTools(self._core)
         self.mcp_links = AsyncMcpLinks(self._core)
+        self.webhooks = AsyncWebhooks(self._core)
+        self.audit_logs = AsyncAuditLogs(self._core)
 
     @property
     def base_url(self) -> str:

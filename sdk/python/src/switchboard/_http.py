@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Dict, Generic, Mapping, Optional, TypeVar, Union
+from typing import Any, AsyncGenerator, Callable, Dict, Generator, Generic, Mapping, Optional, TypeVar, Union
 from urllib.parse import quote
 
 import httpx
@@ -42,6 +42,8 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     params: Optional[Mapping[str, Any]] = None
     body: Any = None
+    #: Headers of this call only, such as the ``Accept`` of a JSON-lines route.
+    headers: Optional[Mapping[str, str]] = None
 
 
 def segment(value: str) -> str:
@@ -56,11 +58,23 @@ def without_none(values: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _json_default(value: Any) -> Any:
+def rfc3339(value: Union[datetime, str, None]) -> Optional[str]:
+    """A time as RFC 3339 text in UTC (``2026-11-26T09:00:00Z``); text is passed on as given.
+
+    A naive datetime is taken to be in UTC already.
+    """
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"expected a datetime or RFC 3339 text, got {type(value).__name__}")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):
@@ -97,7 +111,7 @@ class _Config:
         }
 
     def build(self, client: Union[httpx.Client, httpx.AsyncClient], call: Call[Any]) -> httpx.Request:
-        headers = dict(self.headers)
+        headers = {**self.headers, **(call.headers or {})}
         content: Optional[bytes] = None
         if call.body is not None:
             content = encode_json(call.body)
@@ -134,6 +148,24 @@ def read_answer(call: Call[T], response: httpx.Response) -> T:
             body=response.text[:2000],
         ) from None
     return call.parse(body)
+
+
+def read_line(call: Call[T], response: httpx.Response, line: str) -> Optional[T]:
+    """One line of a JSON-lines answer, parsed; ``None`` for a blank line."""
+    text = line.strip()
+    if not text:
+        return None
+    try:
+        item = json.loads(text)
+    except ValueError:
+        raise SwitchboardError(
+            f"the gateway answered HTTP {response.status_code} with a line that is not JSON",
+            code="unexpected_response",
+            status=response.status_code,
+            request_id=response.headers.get("x-request-id"),
+            body=text[:2000],
+        ) from None
+    return call.parse(item)
 
 
 def error_from_response(response: httpx.Response) -> SwitchboardError:
@@ -206,6 +238,31 @@ class SyncCore:
             raise self.config.transport_error(exc) from exc
         return read_answer(call, response)
 
+    def stream_lines(self, call: Call[T]) -> Generator[T, None, None]:
+        """Sends ``call`` and yields each line of its JSON-lines answer as it arrives.
+
+        The answer is read as it streams, never held whole; the response is
+        closed when the loop ends, breaks, or the generator is closed.
+        """
+        request = self.config.build(self.client, call)
+        try:
+            response = self.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self.config.transport_error(exc) from exc
+        try:
+            try:
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response)
+                for line in response.iter_lines():
+                    item = read_line(call, response, line)
+                    if item is not None:
+                        yield item
+            except httpx.TransportError as exc:
+                raise self.config.transport_error(exc) from exc
+        finally:
+            response.close()
+
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
@@ -234,6 +291,27 @@ class AsyncCore:
         except httpx.TransportError as exc:
             raise self.config.transport_error(exc) from exc
         return read_answer(call, response)
+
+    async def stream_lines(self, call: Call[T]) -> AsyncGenerator[T, None]:
+        """Sends ``call`` and yields each line of its JSON-lines answer as it arrives (see ``SyncCore``)."""
+        request = self.config.build(self.client, call)
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self.config.transport_error(exc) from exc
+        try:
+            try:
+                if not response.is_success:
+                    await response.aread()
+                    raise error_from_response(response)
+                async for line in response.aiter_lines():
+                    item = read_line(call, response, line)
+                    if item is not None:
+                        yield item
+            except httpx.TransportError as exc:
+                raise self.config.transport_error(exc) from exc
+        finally:
+            await response.aclose()
 
     async def close(self) -> None:
         if self._owns_client:

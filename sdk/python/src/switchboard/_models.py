@@ -29,6 +29,13 @@ __all__ = [
     "ExecuteResult",
     "McpLink",
     "DeletedMcpLink",
+    "Webhook",
+    "WebhookCreated",
+    "DeletedWebhook",
+    "WebhookEventData",
+    "WebhookPayload",
+    "WebhookDelivery",
+    "AuditEvent",
     "Page",
 ]
 
@@ -478,6 +485,219 @@ class DeletedMcpLink:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DeletedMcpLink":
         return cls(id=data.get("id", ""), deleted=bool(data.get("deleted", True)), raw=dict(data))
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An endpoint the gateway POSTs account events to. Its signing secret is not shown again after creation.
+
+    ``events`` are the event types it receives (``account.connected``,
+    ``account.reauthorization_required``, ``account.revoked``,
+    ``account.refresh_failed``).
+    """
+
+    id: str
+    url: str
+    events: List[str]
+    created_at: Optional[datetime]
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Webhook":
+        return cls(
+            id=data["id"],
+            url=data.get("url", ""),
+            events=_str_list(data.get("events")),
+            created_at=parse_timestamp(data.get("created_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookCreated:
+    """A newly registered endpoint, with its signing secret (``whsec_...``): the only time it is shown.
+
+    Store ``secret`` and check each delivery with
+    :func:`switchboard.webhooks.verify`. It is kept out of ``repr`` so that
+    logging the object does not leak it.
+    """
+
+    id: str
+    url: str
+    events: List[str]
+    created_at: Optional[datetime]
+    secret: str = field(repr=False)
+    raw: Dict[str, Any] = _raw()
+
+    @property
+    def webhook(self) -> Webhook:
+        """The endpoint as ``get`` and ``list`` answer it (without the secret)."""
+        return Webhook(id=self.id, url=self.url, events=list(self.events), created_at=self.created_at)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "WebhookCreated":
+        return cls(
+            id=data["id"],
+            url=data.get("url", ""),
+            events=_str_list(data.get("events")),
+            created_at=parse_timestamp(data.get("created_at")),
+            secret=data["secret"],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class DeletedWebhook:
+    """The answer to deleting an endpoint; its pending deliveries are dropped with it."""
+
+    id: str
+    deleted: bool
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DeletedWebhook":
+        return cls(id=data.get("id", ""), deleted=bool(data.get("deleted", True)), raw=dict(data))
+
+
+@dataclass(frozen=True)
+class WebhookEventData:
+    """The account an event is about, as it was when the event happened."""
+
+    connected_account_id: str
+    connection_id: str
+    provider: str
+    identifier: str
+    label: str
+    #: The account's status then: ``active``, ``expired``, ``revoked``, ...
+    status: str
+    reason: Optional[str]
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "WebhookEventData":
+        return cls(
+            connected_account_id=data.get("connected_account_id", ""),
+            connection_id=data.get("connection_id", ""),
+            provider=data.get("provider", ""),
+            identifier=data.get("identifier", ""),
+            label=data.get("label", ""),
+            status=data.get("status", ""),
+            reason=data.get("reason"),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookPayload:
+    """What a webhook delivery POSTs: the event ``type``, when it happened, and the account."""
+
+    type: str
+    timestamp: Optional[datetime]
+    data: WebhookEventData
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "WebhookPayload":
+        return cls(
+            type=data.get("type", ""),
+            timestamp=parse_timestamp(data.get("timestamp")),
+            data=WebhookEventData.from_dict(_dict(data.get("data"))),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event sent (or being sent) to one endpoint, and what became of it.
+
+    ``status`` is ``pending`` (waiting for its next attempt), ``delivered``
+    or ``failed`` (given up after the last retry). ``id`` is the
+    ``webhook-id`` header of every attempt.
+    """
+
+    id: str
+    webhook_id: str
+    event_type: str
+    status: str
+    attempts: int
+    created_at: Optional[datetime]
+    next_attempt_at: Optional[datetime]
+    last_attempt_at: Optional[datetime]
+    last_response_status: Optional[int]
+    last_error: Optional[str]
+    delivered_at: Optional[datetime]
+    payload: WebhookPayload
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "WebhookDelivery":
+        return cls(
+            id=data["id"],
+            webhook_id=data.get("webhook_id", ""),
+            event_type=data.get("event_type", ""),
+            status=data.get("status", ""),
+            attempts=int(data.get("attempts") or 0),
+            created_at=parse_timestamp(data.get("created_at")),
+            next_attempt_at=parse_timestamp(data.get("next_attempt_at")),
+            last_attempt_at=parse_timestamp(data.get("last_attempt_at")),
+            last_response_status=_int_or_none(data.get("last_response_status")),
+            last_error=data.get("last_error"),
+            delivered_at=parse_timestamp(data.get("delivered_at")),
+            payload=WebhookPayload.from_dict(_dict(data.get("payload"))),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry of the audit trail: what happened (``action``), who did it (``actor``), to what.
+
+    ``actor`` is the acting API key's name, ``user`` for an end user on a
+    link, or ``gateway`` for the gateway's own work. Fields that do not
+    apply to the action are ``None``; ``tool``, ``outcome``,
+    ``upstream_status`` and ``duration_ms`` describe tool calls and proxy
+    requests. No event holds a secret or a parameter value.
+    """
+
+    id: str
+    at: Optional[datetime]
+    action: str
+    actor: str
+    request_id: Optional[str]
+    connected_account_id: Optional[str]
+    connection_id: Optional[str]
+    identifier: Optional[str]
+    provider: Optional[str]
+    tool: Optional[str]
+    outcome: Optional[str]
+    upstream_status: Optional[int]
+    duration_ms: Optional[int]
+    reason: Optional[str]
+    raw: Dict[str, Any] = _raw()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AuditEvent":
+        return cls(
+            id=data["id"],
+            at=parse_timestamp(data.get("at")),
+            action=data.get("action", ""),
+            actor=data.get("actor", ""),
+            request_id=data.get("request_id"),
+            connected_account_id=data.get("connected_account_id"),
+            connection_id=data.get("connection_id"),
+            identifier=data.get("identifier"),
+            provider=data.get("provider"),
+            tool=data.get("tool"),
+            outcome=data.get("outcome"),
+            upstream_status=_int_or_none(data.get("upstream_status")),
+            duration_ms=_int_or_none(data.get("duration_ms")),
+            reason=data.get("reason"),
+            raw=dict(data),
+        )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Iterator, List, Optional
 import httpx
 import pytest
 
+from hook_receiver import HookReceiver
 from mock_notes import NotesServer
 from switchboard import Switchboard
 
@@ -235,3 +236,13 @@ def studio_connection(sb: Switchboard) -> Iterator[str]:
         yield connection.id
     finally:
         sb.connections.delete(connection.id)
+
+
+@pytest.fixture
+def receiver() -> Iterator[HookReceiver]:
+    """A webhook receiver on a free local port that answers every delivery 204."""
+    server = HookReceiver()
+    try:
+        yield server
+    finally:
+        server.close()

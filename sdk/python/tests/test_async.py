@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import AsyncIterator
+from typing import AsyncIterator, List
 
 import pytest
 
 from conftest import Gateway, NotesAccount, unique
+from hook_receiver import HookReceiver
 from switchboard import (
     AsyncSwitchboard,
+    AuditEvent,
     ConflictError,
     InvalidParametersError,
     NotFoundError,
     ProviderError,
     ReauthorizationRequiredError,
     UnauthenticatedError,
+    WebhookDelivery,
 )
+from switchboard.webhooks import verify
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +125,46 @@ async def test_async_tool_calls(asb: AsyncSwitchboard, notes_account: NotesAccou
 
     tools = await asb.tools.list(provider="notes", format="anthropic")
     assert tools[0]["name"] == "notes__create_note"
+
+
+async def test_async_webhooks_and_audit_trail(asb: AsyncSwitchboard, receiver: HookReceiver) -> None:
+    hook = await asb.webhooks.create(f"{receiver.url}/async", events=["account.connected"])
+    conn = await asb.connections.create(provider="notes")
+    try:
+        assert (await asb.webhooks.get(hook.id)) == hook.webhook
+        assert hook.id in [w.id async for w in asb.webhooks.list(limit=1)]
+        assert hook.id in [w.id for w in await asb.webhooks.list_page(limit=200)]
+
+        account = await asb.accounts.create(connection_id=conn.id, identifier=unique())
+        await asb.accounts.set_credentials(account.id, api_key="demo-key")
+        # The receiver runs in a thread: wait for it without blocking the loop.
+        received = await asyncio.to_thread(
+            receiver.wait_for, lambda r: r.json()["data"]["connected_account_id"] == account.id
+        )
+        assert verify(hook.secret, received.body, received.headers).data.connected_account_id == account.id
+
+        delivered: List[WebhookDelivery] = []
+        for _ in range(400):
+            delivered = [d async for d in asb.webhooks.deliveries(hook.id) if d.status == "delivered"]
+            if delivered:
+                break
+            await asyncio.sleep(0.05)
+        assert [d.id for d in delivered] == [received.header("webhook-id")]
+        assert [d.id for d in await asb.webhooks.deliveries_page(hook.id, limit=1)] == [delivered[0].id]
+
+        events: List[AuditEvent] = []
+        for _ in range(400):
+            events = await asb.audit_logs.list(connected_account_id=account.id, limit=1).to_list()
+            if any(e.action == "account.credentials_set" for e in events):
+                break
+            await asyncio.sleep(0.05)
+        assert [e.action for e in events] == ["account.credentials_set", "account.created"]
+        page = await asb.audit_logs.list_page(connected_account_id=account.id, limit=1)
+        assert page.has_more and page.data[0].id == events[0].id
+        exported = [e.id async for e in asb.audit_logs.export(connected_account_id=account.id, since=conn.created_at)]
+        assert exported == [e.id for e in reversed(events)]
+    finally:
+        assert (await asb.webhooks.delete(hook.id)).deleted
+        await asb.connections.delete(conn.id)
+    with pytest.raises(NotFoundError):
+        await asb.webhooks.get(hook.id)

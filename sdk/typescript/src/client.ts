@@ -1,11 +1,13 @@
 /** The client: configuration, and one object per API resource. */
 
 import { Accounts } from './resources/accounts.js';
+import { AuditLogs } from './resources/audit-logs.js';
 import { ConnectSessions } from './resources/connect-sessions.js';
 import { Connections } from './resources/connections.js';
 import { McpLinks } from './resources/mcp-links.js';
 import { Providers } from './resources/providers.js';
 import { Tools } from './resources/tools.js';
+import { Webhooks } from './resources/webhooks.js';
 import { type FetchLike, type Query, type RequestOptions, Transport } from './transport.js';
 
 /** How to reach the gateway. */
@@ -54,6 +56,10 @@ export class Switchboard {
   readonly tools: Tools;
   /** Per-user MCP server URLs. */
   readonly mcpLinks: McpLinks;
+  /** Endpoints told of account events, and their deliveries. */
+  readonly webhooks: Webhooks;
+  /** The audit trail: list and export. */
+  readonly auditLogs: AuditLogs;
 
   readonly #http: Transport;
 
@@ -83,6 +89,8 @@ export class Switchboard {
     this.providers = new Providers(this.#http);
     this.tools = new Tools(this.#http);
     this.mcpLinks = new McpLinks(this.#http);
+    this.webhooks = new Webhooks(this.#http);
+    this.auditLogs = new AuditLogs(this.#http);
   }
 
   /** The gateway URL requests go to. */

@@ -18,6 +18,23 @@ export interface ResponseLike {
   readonly ok: boolean;
   readonly headers: { get(name: string): string | null };
   text(): Promise<string>;
+  /**
+   * The body as a stream, read by the routes that stream their answer (the
+   * audit export). Without it, such answers are read whole with `text()`.
+   */
+  readonly body?: ByteStreamLike | null;
+}
+
+/** A web `ReadableStream` of bytes, described structurally (no DOM or Node typings needed). */
+export interface ByteStreamLike {
+  getReader(): ByteStreamReaderLike;
+}
+
+/** The reader of a {@link ByteStreamLike}. */
+export interface ByteStreamReaderLike {
+  read(): Promise<{ done: boolean; value?: Uint8Array | undefined }>;
+  cancel(reason?: unknown): Promise<void>;
+  releaseLock(): void;
 }
 
 /**
@@ -87,20 +104,7 @@ export class Transport {
     path: string,
     init: { query?: Query; body?: unknown } & RequestOptions = {},
   ): Promise<T> {
-    const url = this.#config.baseUrl + path + queryString(init.query);
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'user-agent': `switchboard-sdk-typescript/${VERSION}`,
-      ...this.#config.headers,
-      ...init.headers,
-      authorization: `Bearer ${this.#config.apiKey}`,
-    };
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(init.body);
-    }
-
+    const { url, headers, body } = this.#prepare(path, init, 'application/json');
     const deadline = new Deadline(init.timeoutMs ?? this.#config.timeoutMs, init.signal);
     let status: number;
     let text: string;
@@ -140,6 +144,124 @@ export class Transport {
       });
     }
   }
+
+  /**
+   * Sends one request whose answer is JSON lines, and yields each line's
+   * value as soon as the line has arrived: the body is read as a stream,
+   * never held whole. The request is sent when iteration starts; leaving the
+   * loop early cancels the body. The timeout applies to the wait for the
+   * answer and for each next chunk of it, not to the whole stream (nor to
+   * the time the loop spends on each value).
+   */
+  async *lines<T>(
+    method: string,
+    path: string,
+    init: { query?: Query } & RequestOptions = {},
+  ): AsyncGenerator<T, void, undefined> {
+    const { url, headers } = this.#prepare(path, init, 'application/x-ndjson');
+    const deadline = new Deadline(init.timeoutMs ?? this.#config.timeoutMs, init.signal);
+    let reader: ByteStreamReaderLike | undefined;
+    let finished = false;
+    try {
+      let response: ResponseLike;
+      try {
+        response = await this.#config.fetch(url, { method, headers, signal: deadline.signal });
+        if (response.status < 200 || response.status > 299) {
+          const text = await response.text();
+          throw errorFromResponse(response.status, text, response.headers);
+        }
+      } catch (cause) {
+        throw cause instanceof SwitchboardError ? cause : deadline.explain(cause, method, url);
+      }
+      const parse = (line: string): T => parseLine<T>(line, response);
+
+      if (response.body === undefined || response.body === null) {
+        // A fetch without streams: the whole body, then its lines.
+        let text: string;
+        try {
+          text = await response.text();
+        } catch (cause) {
+          throw deadline.explain(cause, method, url);
+        }
+        deadline.disarm();
+        for (const line of text.split('\n')) {
+          if (line.trim() !== '') yield parse(line);
+        }
+        finished = true;
+        return;
+      }
+
+      reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let pending = '';
+      for (;;) {
+        let chunk: { done: boolean; value?: Uint8Array | undefined };
+        deadline.arm();
+        try {
+          chunk = await reader.read();
+        } catch (cause) {
+          throw deadline.explain(cause, method, url);
+        } finally {
+          deadline.disarm();
+        }
+        pending += chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true });
+        const complete = pending.split('\n');
+        pending = chunk.done ? '' : (complete.pop() ?? '');
+        for (const line of complete) {
+          if (line.trim() !== '') yield parse(line);
+        }
+        if (chunk.done) break;
+      }
+      finished = true;
+    } finally {
+      deadline.clear();
+      if (reader !== undefined) {
+        // Stopped early (a break, or an error): close the connection.
+        if (!finished) await reader.cancel().catch(() => undefined);
+        reader.releaseLock();
+      }
+    }
+  }
+
+  /** The URL, headers and body of one request. */
+  #prepare(
+    path: string,
+    init: { query?: Query; body?: unknown } & RequestOptions,
+    accept: string,
+  ): { url: string; headers: Record<string, string>; body: string | undefined } {
+    const url = this.#config.baseUrl + path + queryString(init.query);
+    const headers: Record<string, string> = {
+      accept,
+      'user-agent': `switchboard-sdk-typescript/${VERSION}`,
+      ...this.#config.headers,
+      ...init.headers,
+      authorization: `Bearer ${this.#config.apiKey}`,
+    };
+    let body: string | undefined;
+    if (init.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.body);
+    }
+    return { url, headers, body };
+  }
+}
+
+/** One line of a JSON-lines answer, parsed. */
+function parseLine<T>(line: string, response: ResponseLike): T {
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new SwitchboardError({
+      code: 'unexpected_response',
+      message: `the gateway answered HTTP ${response.status} with a line that is not JSON`,
+      status: response.status,
+      requestId: response.headers.get('x-request-id') ?? undefined,
+      details: { body_excerpt: line.slice(0, 500) },
+      provider: undefined,
+      upstreamStatus: undefined,
+      retryAfterS: undefined,
+    });
+  }
 }
 
 /** `?a=1&b=x`, or `""` when there is nothing to send. */
@@ -160,7 +282,7 @@ function queryString(query: Query | undefined): string {
 class Deadline {
   readonly #controller = new AbortController();
   readonly #caller: AbortSignalLike | undefined;
-  readonly #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #onCallerAbort = () => this.#controller.abort(this.#caller?.reason);
   readonly #timeoutMs: number;
   #timedOut = false;
@@ -173,20 +295,32 @@ class Deadline {
     } else {
       caller?.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
-    if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-      this.#timer = setTimeout(() => {
-        this.#timedOut = true;
-        this.#controller.abort();
-      }, timeoutMs);
-    }
+    this.arm();
   }
 
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
-  clear(): void {
+  /** Starts the timeout again from now (a stream waiting for its next chunk). */
+  arm(): void {
+    this.disarm();
+    if (Number.isFinite(this.#timeoutMs) && this.#timeoutMs > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timedOut = true;
+        this.#controller.abort();
+      }, this.#timeoutMs);
+    }
+  }
+
+  /** Stops the timeout; the caller's signal still aborts. */
+  disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  clear(): void {
+    this.disarm();
     this.#caller?.removeEventListener('abort', this.#onCallerAbort);
   }
 

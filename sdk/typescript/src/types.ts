@@ -242,6 +242,160 @@ export interface DeletedMcpLink {
   [key: string]: unknown;
 }
 
+// === Webhooks ===
+
+/** The account events a webhook endpoint can receive. */
+export type WebhookEventType =
+  | 'account.connected'
+  | 'account.reauthorization_required'
+  | 'account.revoked'
+  | 'account.refresh_failed';
+
+/** Body of `POST /v1/webhooks`. */
+export interface CreateWebhookParams {
+  /** Where events are POSTed: `https`, or `http` on a loopback host. */
+  url: string;
+  /** The events to send (at least one); default: all four. */
+  events?: WebhookEventType[];
+}
+
+/** A webhook endpoint, as `get` and `list` answer it (without its signing secret). */
+export interface Webhook {
+  /** `wh_…` */
+  id: string;
+  url: string;
+  events: WebhookEventType[];
+  created_at: Timestamp;
+}
+
+/**
+ * Answer of `POST /v1/webhooks`: the endpoint and its signing secret, shown
+ * only this once. Keep the secret to check deliveries with `verifyWebhook`.
+ */
+export interface WebhookCreated extends Webhook {
+  /** `whsec_` and the base64 of 32 bytes. */
+  secret: string;
+}
+
+/** Answer of `DELETE /v1/webhooks/{id}`. */
+export interface DeletedWebhook {
+  id: string;
+  deleted: true;
+}
+
+/** The account an event is about, as it was when the event happened. */
+export interface WebhookEventData {
+  connected_account_id: string;
+  connection_id: string;
+  provider: string;
+  identifier: string;
+  label: string;
+  status: AccountStatus;
+  reason: string | null;
+}
+
+/** What a delivery POSTs (the body `verifyWebhook` answers). */
+export interface WebhookPayload {
+  type: WebhookEventType;
+  /** When the event happened; deliveries of one account may arrive out of order. */
+  timestamp: Timestamp;
+  data: WebhookEventData;
+}
+
+/** `pending` (waiting for its next attempt), `delivered`, or `failed` (given up after the last retry). */
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event for one endpoint, and what became of it. */
+export interface WebhookDelivery {
+  /** `msg_…`: the `webhook-id` header, the same on every attempt. */
+  id: string;
+  webhook_id: string;
+  event_type: WebhookEventType;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  created_at: Timestamp;
+  /** When a pending delivery is tried next. */
+  next_attempt_at: Timestamp | null;
+  last_attempt_at: Timestamp | null;
+  last_response_status: number | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  payload: WebhookPayload;
+}
+
+// === Audit trail ===
+
+/**
+ * What an audit event records, such as `tool.executed` or
+ * `account.credentials_set` (the list is in docs/api.md). Open: a newer
+ * gateway may record more.
+ */
+export type AuditAction =
+  | 'connection.created'
+  | 'connection.updated'
+  | 'connection.deleted'
+  | 'account.created'
+  | 'account.updated'
+  | 'account.deleted'
+  | 'account.credentials_set'
+  | 'account.credentials_imported'
+  | 'authorization.started'
+  | 'authorization.completed'
+  | 'authorization.failed'
+  | 'token.refreshed'
+  | 'token.refresh_failed'
+  | 'account.revoked'
+  | 'account.expired'
+  | 'tool.executed'
+  | 'proxy.request'
+  | 'webhook.created'
+  | 'webhook.deleted'
+  | (string & {});
+
+/**
+ * One entry of the audit trail. It names the acting API key, never a secret
+ * or a parameter value; fields that do not apply are `null`.
+ */
+export interface AuditEvent {
+  /** `evt_…`; ids sort by time. */
+  id: string;
+  at: Timestamp;
+  action: AuditAction;
+  /** The API key's name; `user` for an end user on a link; `gateway` for background work. */
+  actor: string;
+  /** The request it happened in (its `x-request-id`). */
+  request_id: string | null;
+  connected_account_id: string | null;
+  connection_id: string | null;
+  identifier: string | null;
+  provider: string | null;
+  /** The tool (`tool.executed`), or the method of a proxied request (`proxy.request`). */
+  tool: string | null;
+  /** `success` (or `forwarded`), or the error code. */
+  outcome: string | null;
+  upstream_status: number | null;
+  duration_ms: number | null;
+  /** Why, in words (a status reason, a provider's refusal). */
+  reason: string | null;
+}
+
+/** Filters of the audit trail, combined with "and". */
+export interface AuditLogFilters {
+  connected_account_id?: string;
+  connection_id?: string;
+  /** Events of the accounts of this end user. */
+  identifier?: string;
+  provider?: string;
+  action?: AuditAction;
+  /** Events at or after this time: a `Date` or RFC 3339 text. */
+  since?: Date | Timestamp;
+  /** Events before this time: a `Date` or RFC 3339 text. */
+  until?: Date | Timestamp;
+}
+
+/** Query of `GET /v1/audit-logs`. */
+export interface ListAuditLogsParams extends AuditLogFilters, PageParams {}
+
 // === Providers ===
 
 /** A loaded provider, as `GET /v1/providers` lists it. */

@@ -126,7 +126,11 @@ export class UnauthenticatedError extends SwitchboardError {
   declare readonly code: 'unauthenticated';
 }
 
-/** `forbidden` (403): the provider refused the action (mapped by the spec's error rules). */
+/**
+ * `forbidden` (403): the provider refused the action (mapped by the spec's
+ * error rules), or the API key's role does not cover the route (an `execute`
+ * key on the management, webhook or audit routes).
+ */
 export class ForbiddenError extends SwitchboardError {
   declare readonly code: 'forbidden';
 }

@@ -138,7 +138,9 @@ class UnauthenticatedError(SwitchboardError):
 
 
 class ForbiddenError(SwitchboardError):
-    """``forbidden`` (403): a provider refused, as mapped by its spec."""
+    """``forbidden`` (403): a provider refused, as mapped by its spec; or the API key's role does not
+    cover the route (an ``execute`` key on the management, webhook or audit routes).
+    """
 
     default_code = "forbidden"
 

@@ -170,6 +170,8 @@ LUA
     fi
     measure proxy "$c" "http://127.0.0.1:$GW_PORT/v1/proxy/$acc/notes/1" "$WORK/proxy.lua"
   done | sed "s/^/$store /"
+  # The audit trail kept up (or not) with every call.
+  curl -sf "127.0.0.1:$GW_PORT/metrics" | awk -v s="$store" '/^switchboard_audit_events_total/ {print s, "audit", $1, $2}' >&2 || true
   local rss
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
   echo "$store rss_peak_kib $rss"

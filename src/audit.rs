@@ -48,7 +48,11 @@ pub fn actor() -> String {
 }
 
 /// Most events written in one statement.
-const MAX_BATCH: usize = 200;
+const MAX_BATCH: usize = 250;
+/// How long the writer gathers events after the first of a batch: at a
+/// high rate of calls, a few large statements cost the database far less
+/// than many small ones.
+const LINGER: Duration = Duration::from_millis(100);
 /// Events that may wait for the writer before new ones are dropped.
 const QUEUE: usize = 16_384;
 
@@ -146,10 +150,15 @@ impl std::fmt::Debug for AuditLog {
 
 impl AuditLog {
     /// Starts the writer of this process on `pool`.
-    pub fn start(pool: AnyPool, metrics: Metrics) -> AuditLog {
+    pub fn start(pool: AnyPool, backend: crate::store::Backend, metrics: Metrics) -> AuditLog {
         let (queue, events) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(write_events(pool, events, stop.clone(), metrics.clone()));
+        let task = tokio::spawn(write_events(
+            Sink { pool, backend },
+            events,
+            stop.clone(),
+            metrics.clone(),
+        ));
         AuditLog {
             inner: Some(Arc::new(Writer {
                 queue,
@@ -188,11 +197,17 @@ impl AuditLog {
     }
 }
 
-/// The writer: waits for one event, takes whatever else is queued (up to
-/// [`MAX_BATCH`]), writes them in one statement, and so on. Under load the
-/// batches grow by themselves; at rest an event is written at once.
-async fn write_events(
+/// The writer: waits for one event, gathers what else comes within
+/// [`LINGER`] (up to [`MAX_BATCH`]), writes them in one statement, and so
+/// on. An event is in the store at most about `LINGER` after it happened.
+/// Where the writer writes.
+struct Sink {
     pool: AnyPool,
+    backend: crate::store::Backend,
+}
+
+async fn write_events(
+    sink: Sink,
     mut events: mpsc::Receiver<Event>,
     stop: CancellationToken,
     metrics: Metrics,
@@ -206,33 +221,39 @@ async fn write_events(
         };
         let Some(first) = first else { break };
         batch.push(first);
+        let until = tokio::time::Instant::now() + LINGER;
         while batch.len() < MAX_BATCH {
-            match events.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
+            tokio::select! {
+                biased;
+                e = events.recv() => match e {
+                    Some(e) => batch.push(e),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(until) => break,
+                () = stop.cancelled() => break,
             }
         }
-        write_batch(&pool, &mut batch, &metrics).await;
+        write_batch(&sink, &mut batch, &metrics).await;
     }
     // Stopping: whatever is still queued goes in too.
     events.close();
     while let Some(e) = events.recv().await {
         batch.push(e);
         if batch.len() == MAX_BATCH {
-            write_batch(&pool, &mut batch, &metrics).await;
+            write_batch(&sink, &mut batch, &metrics).await;
         }
     }
-    write_batch(&pool, &mut batch, &metrics).await;
+    write_batch(&sink, &mut batch, &metrics).await;
 }
 
 /// Writes and empties `batch`, trying a few times before giving it up.
-async fn write_batch(pool: &AnyPool, batch: &mut Vec<Event>, metrics: &Metrics) {
+async fn write_batch(sink: &Sink, batch: &mut Vec<Event>, metrics: &Metrics) {
     if batch.is_empty() {
         return;
     }
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=4 {
-        match crate::store::insert_audit_events(pool, batch).await {
+        match crate::store::insert_audit_events(&sink.pool, sink.backend, batch).await {
             Ok(()) => {
                 metrics
                     .audit_events

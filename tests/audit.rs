@@ -247,7 +247,7 @@ async fn events_queued_at_shutdown_are_written(backend: Backend) {
     let conn = gw
         .connection(json!({"provider": "acme", "config": {"site": "north"}}))
         .await;
-    for i in 0..300 {
+    for i in 0..2500 {
         gw.state.store.audit().record({
             let mut e = switchboard::audit::Event::new("test.event");
             e.connection_id = Some(conn.clone());
@@ -258,7 +258,7 @@ async fn events_queued_at_shutdown_are_written(backend: Backend) {
     // A restart stops the first process's writer after it wrote them all.
     let gw = gw.restart().await;
     let written = all_pages(&gw, "action=test.event&limit=200").await;
-    assert_eq!(written.len(), 300);
+    assert_eq!(written.len(), 2500);
     gw.stop().await;
 }
 

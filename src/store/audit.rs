@@ -32,13 +32,24 @@ pub enum Order {
 }
 
 /// Writes a batch of events in one statement.
-pub async fn insert_audit_events(pool: &AnyPool, events: &[Event]) -> Result<(), sqlx::Error> {
+pub async fn insert_audit_events(
+    pool: &AnyPool,
+    backend: super::Backend,
+    events: &[Event],
+) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
+    // SQLite looks a `$N` parameter up by name, one by one, when it
+    // prepares a statement: a thousand rows of them take a second. Its
+    // plain `?` are numbered in order and cost nothing.
+    let placeholder = |n: usize| match backend {
+        super::Backend::Sqlite => "?".to_owned(),
+        super::Backend::Postgres => format!("${n}"),
+    };
     let rows: Vec<String> = (0..events.len())
         .map(|r| {
-            let params: Vec<String> = (1..=WIDTH).map(|c| format!("${}", r * WIDTH + c)).collect();
+            let params: Vec<String> = (1..=WIDTH).map(|c| placeholder(r * WIDTH + c)).collect();
             format!("({})", params.join(", "))
         })
         .collect();
@@ -46,7 +57,9 @@ pub async fn insert_audit_events(pool: &AnyPool, events: &[Event]) -> Result<(),
         "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
         rows.join(", ")
     );
-    let mut q = sqlx::query(&sql);
+    // Not kept as a prepared statement: each batch size is its own text,
+    // and a statement of a thousand rows is large.
+    let mut q = sqlx::query(&sql).persistent(false);
     for e in events {
         q = q
             .bind(e.id.clone())
@@ -116,7 +129,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events{filter_sql} ORDER BY id {direction} LIMIT {limit}"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(false);
         for a in args {
             q = match a {
                 Arg::Text(t) => q.bind(t),

@@ -87,6 +87,8 @@ impl From<StoreError> for crate::error::Error {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where the audit trail is written (see [`Store::connect`]).
+    audit_pool: AnyPool,
     backend: Backend,
     /// Accounts with their connections for the execute path (see `cache`).
     accounts: Arc<AccountCache>,
@@ -149,30 +151,20 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        // With WAL, NORMAL never corrupts the database; a power
-                        // cut may lose the last commits, not a process crash.
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        // Replaced and deleted secrets are overwritten in the
-                        // file, not left in free pages (a re-seal after a key
-                        // rotation leaves nothing under the old key).
-                        conn.execute("PRAGMA secure_delete = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
+        let pool = pool_options(backend, if backend == Backend::Sqlite { 8 } else { 16 })
             .connect(&url)
             .await?;
         MIGRATOR.run(&pool).await?;
+        // On SQLite, where writes take turns anyway, the audit trail's
+        // large inserts go through a connection of their own, so only one
+        // connection's page cache and statement memory grow with them.
+        let audit_pool = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect_lazy(&url)?,
+            Backend::Postgres => pool.clone(),
+        };
         Ok(Store {
             pool,
+            audit_pool,
             backend,
             accounts: Arc::new(AccountCache::new(Duration::ZERO)),
             audit: AuditLog::default(),
@@ -183,7 +175,7 @@ impl Store {
     /// Records this store's writes (and what callers record) in the audit
     /// trail, written by a task of this process.
     pub fn with_audit(mut self, metrics: crate::metrics::Metrics) -> Store {
-        self.audit = AuditLog::start(self.pool.clone(), metrics);
+        self.audit = AuditLog::start(self.audit_pool.clone(), self.backend, metrics);
         self
     }
 
@@ -332,6 +324,7 @@ impl Store {
     /// Writes the audit events still queued, then closes the database.
     pub async fn close(&self) {
         self.audit.flush_and_stop().await;
+        self.audit_pool.close().await;
         self.pool.close().await;
     }
 
@@ -1428,6 +1421,29 @@ fn text(v: &str) -> Col {
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A pool of at most `max` connections, each set up for the backend.
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    // With WAL, NORMAL never corrupts the database; a power
+                    // cut may lose the last commits, not a process crash.
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // Replaced and deleted secrets are overwritten in the
+                    // file, not left in free pages (a re-seal after a key
+                    // rotation leaves nothing under the old key).
+                    conn.execute("PRAGMA secure_delete = ON").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// A new id: `prefix_` and a lower-case ULID, so ids sort by creation time.

@@ -831,16 +831,18 @@ both_backends!(
     a_change_is_in_force_before_its_request_answers,
 );
 
-/// Calls on a known account read it from memory, yet every change is in
-/// force on this replica as soon as the request that made it has answered
-/// (new credentials, a deleted account), and on another replica within
-/// `account_cache_ttl_ms`.
-async fn a_change_is_in_force_before_its_request_answers(backend: Backend) {
+/// A gateway whose account cache lives `ttl_ms`, with an acme account whose
+/// calls answer with the API key they carried (its first one, or
+/// `sk_replaced`); returns the gateway, the mock, the account and the call.
+async fn key_changing_world(
+    backend: &Backend,
+    ttl_ms: u64,
+) -> (TestGateway, MockServer, String, Value) {
     let mock = MockServer::start().await;
     let setup = Setup::new(specs_dir(&[ACME]))
         .base_url("acme", format!("{}/api/v2", mock.uri()))
-        .configure(|c| c.account_cache_ttl_ms = 400);
-    let gw = TestGateway::start(&backend, setup).await;
+        .configure(move |c| c.account_cache_ttl_ms = ttl_ms);
+    let gw = TestGateway::start(backend, setup).await;
     let (_, account) = acme_account(&gw, "cache-1").await;
     for key in [SECRET_KEY, "sk_replaced"] {
         Mock::given(method("GET"))
@@ -852,6 +854,15 @@ async fn a_change_is_in_force_before_its_request_answers(backend: Backend) {
     }
     let call =
         json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}});
+    (gw, mock, account, call)
+}
+
+/// Calls on a known account read it from memory, yet every change is in
+/// force on this replica as soon as the request that made it has answered
+/// (new credentials, a deleted account), and on another replica within
+/// `account_cache_ttl_ms`.
+async fn a_change_is_in_force_before_its_request_answers(backend: Backend) {
+    let (gw, _mock, account, call) = key_changing_world(&backend, 400).await;
     let key_used = |body: Value| body["data"]["id"].as_str().unwrap_or_default().to_owned();
     for _ in 0..3 {
         let (status, body) = gw.post("/v1/tools/execute", call.clone()).await;
@@ -897,22 +908,7 @@ async fn replicas_hear_of_changes_at_once_on_postgres() {
         eprintln!("skipped: SWITCHBOARD_TEST_DATABASE_URL is not set");
         return;
     };
-    let mock = MockServer::start().await;
-    let setup = Setup::new(specs_dir(&[ACME]))
-        .base_url("acme", format!("{}/api/v2", mock.uri()))
-        .configure(|c| c.account_cache_ttl_ms = 60_000);
-    let gw = TestGateway::start(&backend, setup).await;
-    let (_, account) = acme_account(&gw, "notify-1").await;
-    for key in [SECRET_KEY, "sk_replaced"] {
-        Mock::given(method("GET"))
-            .and(path("/api/v2/users/1"))
-            .and(query_param("key", key))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": key}})))
-            .mount(&mock)
-            .await;
-    }
-    let call =
-        json!({"connected_account_id": account, "tool": "get_user", "parameters": {"id": "1"}});
+    let (gw, _mock, account, call) = key_changing_world(&backend, 60_000).await;
     let replica = gw.replica().await;
     let key_used = |body: &Value| body["data"]["id"].as_str().unwrap_or_default().to_owned();
     // The replica caches the account.

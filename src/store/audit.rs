@@ -93,30 +93,31 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<Vec<Event>, StoreError> {
         let mut conditions: Vec<String> = Vec::new();
-        let mut args: Vec<Arg> = Vec::new();
-        let mut condition = |column: &str, op: &str, value: Option<Arg>| {
+        let mut args: Vec<String> = Vec::new();
+        let mut condition = |column: &str, op: &str, value: Option<String>| {
             if let Some(v) = value {
                 args.push(v);
                 conditions.push(format!("{column} {op} ${}", args.len()));
             }
         };
-        let text = |v: &Option<String>| v.clone().map(Arg::Text);
         condition(
             "connected_account_id",
             "=",
-            text(&filter.connected_account_id),
+            filter.connected_account_id.clone(),
         );
-        condition("connection_id", "=", text(&filter.connection_id));
-        condition("identifier", "=", text(&filter.identifier));
-        condition("provider", "=", text(&filter.provider));
-        condition("action", "=", text(&filter.action));
-        condition("at_ms", ">=", filter.since_ms.map(Arg::Int));
-        condition("at_ms", "<", filter.until_ms.map(Arg::Int));
+        condition("connection_id", "=", filter.connection_id.clone());
+        condition("identifier", "=", filter.identifier.clone());
+        condition("provider", "=", filter.provider.clone());
+        condition("action", "=", filter.action.clone());
+        // Ids begin with their time, so a time range is a range of ids
+        // (the primary key's index; no index of its own to pay per event).
+        condition("id", ">=", filter.since_ms.map(first_id_at));
+        condition("id", "<", filter.until_ms.map(first_id_at));
         let after = match order {
             Order::NewestFirst => "<",
             Order::OldestFirst => ">",
         };
-        condition("id", after, cursor.map(|c| Arg::Text(c.to_owned())));
+        condition("id", after, cursor.map(str::to_owned));
         let filter_sql = if conditions.is_empty() {
             String::new()
         } else {
@@ -131,10 +132,7 @@ impl Store {
         );
         let mut q = sqlx::query(&sql).persistent(false);
         for a in args {
-            q = match a {
-                Arg::Text(t) => q.bind(t),
-                Arg::Int(i) => q.bind(i),
-            };
+            q = q.bind(a);
         }
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(event).collect()
@@ -142,18 +140,22 @@ impl Store {
 
     /// Deletes events older than `before_ms`; returns how many.
     pub async fn purge_audit_events(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM audit_events WHERE at_ms < $1")
-            .bind(before_ms)
+        Ok(sqlx::query("DELETE FROM audit_events WHERE id < $1")
+            .bind(first_id_at(before_ms))
             .execute(&self.pool)
             .await?
             .rows_affected())
     }
 }
 
-/// A bound value of a filter.
-enum Arg {
-    Text(String),
-    Int(i64),
+/// The smallest event id made at `ms` (Unix milliseconds): ids are `evt_`
+/// and a lower-case ULID, whose first characters are its time.
+fn first_id_at(ms: i64) -> String {
+    let ms = u64::try_from(ms).unwrap_or(0);
+    format!(
+        "evt_{}",
+        ulid::Ulid::from_parts(ms, 0).to_string().to_lowercase()
+    )
 }
 
 fn event(row: &AnyRow) -> Result<Event, StoreError> {

@@ -1,7 +1,8 @@
--- The audit trail: append-only events, newest found by id (ids sort by
--- time). Indexes serve retention and the time range, and the filters that
--- pick few rows (an account, an end user); a provider or an action filter
--- walks the ids newest first. Each index is paid on every tool call.
+-- The audit trail: append-only events, newest found by id. Ids begin with
+-- their time (a ULID), so retention and time ranges use the primary key;
+-- the other indexes serve the filters that pick few rows (an account, an
+-- end user); a provider or an action filter walks the ids newest first.
+-- Each index is paid on every tool call.
 CREATE TABLE audit_events (
     id TEXT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -19,7 +20,6 @@ CREATE TABLE audit_events (
     duration_ms BIGINT,
     reason TEXT
 );
-CREATE INDEX audit_events_at ON audit_events (at_ms);
 CREATE INDEX audit_events_account ON audit_events (connected_account_id, id);
 CREATE INDEX audit_events_identifier ON audit_events (identifier, id);
 

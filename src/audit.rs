@@ -60,11 +60,10 @@ const QUEUE: usize = 16_384;
 /// `docs/api.md`). Empty fields are not known or do not apply.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Event {
+    /// `evt_` and a ULID: the id begins with the event's time.
     pub id: String,
-    /// RFC 3339, as every stored time.
+    /// RFC 3339, as every stored time; the writer reads it off the id.
     pub at: String,
-    #[serde(skip)]
-    pub at_ms: i64,
     pub action: String,
     pub actor: String,
     pub request_id: Option<String>,
@@ -85,12 +84,9 @@ impl Event {
     /// A new event of `action`, stamped now with the acting key and the
     /// request it happens in.
     pub fn new(action: &str) -> Event {
-        let at_ms = crate::clock::now_ms();
         let request_id = request_id();
         Event {
             id: crate::store::new_id("evt"),
-            at: crate::clock::text_of_ms(at_ms).unwrap_or_default(),
-            at_ms,
             action: action.to_owned(),
             actor: actor(),
             request_id: (!request_id.is_empty()).then_some(request_id),
@@ -250,6 +246,10 @@ async fn write_events(
 async fn write_batch(sink: &Sink, batch: &mut Vec<Event>, metrics: &Metrics) {
     if batch.is_empty() {
         return;
+    }
+    // The time text is read off the id here, not on the call's path.
+    for e in batch.iter_mut().filter(|e| e.at.is_empty()) {
+        e.at = crate::store::audit_time(&e.id).unwrap_or_default();
     }
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=4 {

@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::process::GatewayProcess;
-use common::{API_KEY, scratch_dir, specs_dir};
+use common::{API_KEY, keyed_call, scratch_dir, specs_dir};
+use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{Connection as _, Executor as _};
 use wiremock::matchers::{method, path};
@@ -297,47 +298,38 @@ async fn a_fleet_survives_a_killed_replica() {
     }
 
     // Accounts with tokens from elsewhere (imported), about to rotate.
-    let conn: Value = client
-        .post(api("/v1/connections"))
-        .bearer_auth(API_KEY)
-        .json(
-            &json!({"provider": "relay", "credentials": {"client_id": "c", "client_secret": "s"}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post = |path: &str, body: Value| {
+        let url = api(path);
+        let client = client.clone();
+        async move { keyed_call(&client, Method::POST, &url, Some(body)).await }
+    };
+    let (_, conn) = post(
+        "/v1/connections",
+        json!({"provider": "relay", "credentials": {"client_id": "c", "client_secret": "s"}}),
+    )
+    .await;
     let mut ids = Vec::new();
     for who in ACCOUNTS {
-        let account: Value = client
-            .post(api("/v1/connected-accounts"))
-            .bearer_auth(API_KEY)
-            .json(&json!({"connection_id": conn["id"], "identifier": who}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, account) = post(
+            "/v1/connected-accounts",
+            json!({"connection_id": conn["id"], "identifier": who}),
+        )
+        .await;
         let id = account["id"].as_str().unwrap().to_owned();
         let tokens = Relay::issue(&mut relay.inner.lock().unwrap(), who, 1);
         let expires_at =
             switchboard::clock::text_of_ms(switchboard::clock::now_ms() + LIFETIME_S as i64 * 1000)
                 .unwrap();
-        let answer = client
-            .post(api(&format!("/v1/connected-accounts/{id}/credentials")))
-            .bearer_auth(API_KEY)
-            .json(&json!({
+        let (status, answer) = post(
+            &format!("/v1/connected-accounts/{id}/credentials"),
+            json!({
                 "access_token": tokens["access_token"],
                 "refresh_token": tokens["refresh_token"],
                 "expires_at": expires_at,
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap());
+            }),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
         ids.push(id);
     }
 
@@ -518,15 +510,13 @@ async fn a_fleet_survives_a_killed_replica() {
 
     // Every account is still active, through any replica.
     for id in &ids {
-        let account: Value = client
-            .get(api(&format!("/v1/connected-accounts/{id}")))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, account) = keyed_call(
+            &client,
+            Method::GET,
+            &api(&format!("/v1/connected-accounts/{id}")),
+            None,
+        )
+        .await;
         assert_eq!(account["status"], "active", "{account}");
     }
     drop(replicas);

@@ -7,16 +7,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Setup, TestGateway, specs_dir};
+use common::{Backend, FLAKY, Setup, TestGateway, specs_dir};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::config::{Config, RateQuotaConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-const FLAKY: &str = "tests/fixtures/specs/flaky.yaml";
-const METERED: &str = "tests/fixtures/specs/metered.yaml";
 
 /// Fast retries and a patient breaker unless a test says otherwise.
 fn quick(c: &mut Config) {
@@ -26,29 +23,17 @@ fn quick(c: &mut Config) {
 }
 
 /// A gateway with `flaky` and `metered` pointed at `base` and an active
-/// account on each; returns the gateway and the account ids.
+/// account on each, with [`quick`] retries; returns the gateway and the
+/// account ids.
 async fn gateway(
     base: &str,
     configure: impl Fn(&mut Config) + Send + Sync + 'static,
 ) -> (TestGateway, String, String) {
-    let setup = Setup::new(specs_dir(&[FLAKY, METERED]))
-        .base_url("flaky", format!("{base}/v1"))
-        .base_url("metered", format!("{base}/v1"))
-        .configure(move |c| {
-            quick(c);
-            configure(c);
-        });
-    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
-    let mut ids = Vec::new();
-    for provider in ["flaky", "metered"] {
-        let conn = gw.connection(json!({ "provider": provider })).await;
-        ids.push(
-            gw.account(&conn, "user-1", Some(json!({"token": "t0k"})))
-                .await,
-        );
-    }
-    let metered = ids.pop().unwrap();
-    (gw, ids.pop().unwrap(), metered)
+    common::flaky_and_metered(base, move |c| {
+        quick(c);
+        configure(c);
+    })
+    .await
 }
 
 async fn execute(

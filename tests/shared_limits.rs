@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Setup, TestGateway, specs_dir};
+use common::{Backend, FLAKY, Setup, TestGateway, flaky_and_metered as gateway, specs_dir};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::config::{Config, RateQuotaConfig};
@@ -23,9 +23,6 @@ use switchboard::upstream::limit::ProviderLimits;
 use switchboard::upstream::limit::shared::{RedisFailure, SharedLimits, SharedLimitsConfig};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const FLAKY: &str = "tests/fixtures/specs/flaky.yaml";
-const METERED: &str = "tests/fixtures/specs/metered.yaml";
 
 /// A port nothing listens on.
 const CLOSED_PORT_URL: &str = "redis://127.0.0.1:1";
@@ -430,29 +427,6 @@ async fn two_gateways_keep_one_ingress_limit_per_api_key() {
     );
     second.stop_replica().await;
     first.stop().await;
-}
-
-/// A gateway with `flaky` (no limit) and `metered` (5 per second per
-/// account, burst 1) pointed at `base`, and an account on each.
-async fn gateway(
-    base: &str,
-    configure: impl Fn(&mut Config) + Send + Sync + 'static,
-) -> (TestGateway, String, String) {
-    let setup = Setup::new(specs_dir(&[FLAKY, METERED]))
-        .base_url("flaky", format!("{base}/v1"))
-        .base_url("metered", format!("{base}/v1"))
-        .configure(configure);
-    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
-    let mut ids = Vec::new();
-    for provider in ["flaky", "metered"] {
-        let conn = gw.connection(json!({ "provider": provider })).await;
-        ids.push(
-            gw.account(&conn, "user-1", Some(json!({"token": "t0k"})))
-                .await,
-        );
-    }
-    let metered = ids.pop().unwrap();
-    (gw, ids.pop().unwrap(), metered)
 }
 
 async fn get_item(gw: &TestGateway, account: &str) -> (StatusCode, Value, Duration) {

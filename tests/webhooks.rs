@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::process::GatewayProcess;
-use common::{API_KEY, Backend, Setup, TestGateway, scratch_dir, specs_dir};
+use common::{API_KEY, Backend, Setup, TestGateway, keyed_call, scratch_dir, specs_dir};
+use reqwest::Method;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -19,6 +20,26 @@ const SECRET_KEY: &str = "sk_live_hook_1a2b3c";
 
 async fn gateway(backend: &Backend) -> TestGateway {
     TestGateway::start(backend, Setup::new(specs_dir(&[ACME]))).await
+}
+
+/// A webhook receiver at `/hooks`: answers `first` to the first delivery
+/// when given, and `status` to every other.
+async fn receiver(first: Option<ResponseTemplate>, status: u16) -> MockServer {
+    let receiver = MockServer::start().await;
+    if let Some(first) = first {
+        Mock::given(method("POST"))
+            .and(path("/hooks"))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(&receiver)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(status))
+        .mount(&receiver)
+        .await;
+    receiver
 }
 
 /// Registers an endpoint at `receiver`'s `/hooks`; returns (id, secret).
@@ -106,12 +127,7 @@ async fn wait_for_deliveries(receiver: &MockServer, n: usize) {
 }
 
 async fn account_events_are_signed_and_delivered(backend: Backend) {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(None, 204).await;
     let gw = gateway(&backend).await;
     let (hook, secret) = register(&gw, &receiver, None).await;
     // Another endpoint wants only revocations: it hears nothing here.
@@ -251,18 +267,7 @@ async fn bad_registrations_are_refused(backend: Backend) {
 }
 
 async fn a_failed_delivery_is_tried_again(backend: Backend) {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&receiver)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(Some(ResponseTemplate::new(503)), 200).await;
     let gw = gateway(&backend).await;
     let (hook, secret) = register(&gw, &receiver, None).await;
     let conn = gw
@@ -316,19 +321,12 @@ both_backends!(
 /// the dead attempt's lease has run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_mid_delivery_loses_nothing() {
-    let receiver = MockServer::start().await;
     // The first delivery hangs until the gateway is gone.
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-        .up_to_n_times(1)
-        .mount(&receiver)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hooks"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(
+        Some(ResponseTemplate::new(200).set_delay(Duration::from_secs(30))),
+        200,
+    )
+    .await;
     let dir = scratch_dir("webhook-crash");
     let specs = specs_dir(&[ACME]);
     let config = dir.join("switchboard.yaml");
@@ -346,50 +344,38 @@ async fn a_gateway_killed_mid_delivery_loses_nothing() {
     .unwrap();
     let mut gateway = GatewayProcess::start(&config, "127.0.0.1:0");
     let client = reqwest::Client::new();
+    let base = gateway.base.clone();
     let post = |path: &str, body: Value| {
-        client
-            .post(format!("{}{path}", gateway.base))
-            .bearer_auth(API_KEY)
-            .json(&body)
-            .send()
+        let url = format!("{base}{path}");
+        let client = client.clone();
+        async move { keyed_call(&client, Method::POST, &url, Some(body)).await.1 }
     };
-    let hook: Value = post(
+    let hook = post(
         "/v1/webhooks",
         json!({"url": format!("{}/hooks", receiver.uri())}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let conn: Value = post(
+    .await;
+    let conn = post(
         "/v1/connections",
         json!({"provider": "acme", "config": {"site": "north"}}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let account: Value = post(
+    .await;
+    let account = post(
         "/v1/connected-accounts",
         json!({"connection_id": conn["id"], "identifier": "ann"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let answer = post(
+    .await;
+    let (status, _) = keyed_call(
+        &client,
+        Method::POST,
         &format!(
-            "/v1/connected-accounts/{}/credentials",
+            "{base}/v1/connected-accounts/{}/credentials",
             account["id"].as_str().unwrap()
         ),
-        json!({"api_key": SECRET_KEY}),
+        Some(json!({"api_key": SECRET_KEY})),
     )
-    .await
-    .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
+    .await;
+    assert_eq!(status, StatusCode::OK);
 
     // The delivery is on its way (the receiver holds it): kill the gateway.
     wait_for_deliveries(&receiver, 1).await;
@@ -414,15 +400,7 @@ async fn a_gateway_killed_mid_delivery_loses_nothing() {
     );
     let mut recorded = Value::Null;
     for _ in 0..100 {
-        let page: Value = client
-            .get(&deliveries_url)
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, page) = keyed_call(&client, Method::GET, &deliveries_url, None).await;
         recorded = page["data"][0].clone();
         if recorded["status"] == "delivered" {
             break;

@@ -135,6 +135,9 @@ pub async fn begin(
         })
         .await
         .map_err(Error::from)?;
+    env.store
+        .audit()
+        .record(crate::audit::Event::new("authorization.started").account(account));
     Ok(AuthorizationLink {
         url,
         expires_at,

@@ -6,9 +6,9 @@ use sqlx::{AnyPool, Row};
 use super::{Store, StoreError};
 use crate::audit::Event;
 
-const COLUMNS: &str = "id, at, at_ms, action, actor, request_id, connected_account_id, connection_id, \
+const COLUMNS: &str = "id, at, action, actor, request_id, connected_account_id, connection_id, \
      identifier, provider, tool, outcome, upstream_status, duration_ms, reason";
-const WIDTH: usize = 15;
+const WIDTH: usize = 14;
 
 /// Filters of `GET /v1/audit-logs`; every one given must match.
 #[derive(Debug, Clone, Default)]
@@ -64,7 +64,6 @@ pub async fn insert_audit_events(
         q = q
             .bind(e.id.clone())
             .bind(e.at.clone())
-            .bind(e.at_ms)
             .bind(e.action.clone())
             .bind(e.actor.clone())
             .bind(e.request_id.clone())
@@ -148,6 +147,13 @@ impl Store {
     }
 }
 
+/// When event `id` happened, as stored and shown (the inverse of
+/// [`first_id_at`], to the millisecond).
+pub fn audit_time(id: &str) -> Option<String> {
+    let ulid = ulid::Ulid::from_string(&id.strip_prefix("evt_")?.to_ascii_uppercase()).ok()?;
+    crate::clock::text_of_ms(i64::try_from(ulid.timestamp_ms()).ok()?)
+}
+
 /// The smallest event id made at `ms` (Unix milliseconds): ids are `evt_`
 /// and a lower-case ULID, whose first characters are its time.
 fn first_id_at(ms: i64) -> String {
@@ -162,7 +168,6 @@ fn event(row: &AnyRow) -> Result<Event, StoreError> {
     Ok(Event {
         id: row.try_get("id")?,
         at: row.try_get("at")?,
-        at_ms: row.try_get("at_ms")?,
         action: row.try_get("action")?,
         actor: row.try_get("actor")?,
         request_id: row.try_get("request_id")?,
@@ -176,4 +181,21 @@ fn event(row: &AnyRow) -> Result<Event, StoreError> {
         duration_ms: row.try_get("duration_ms")?,
         reason: row.try_get("reason")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_id_tells_its_time() {
+        let ms = 1_764_147_600_123;
+        let id = first_id_at(ms);
+        assert_eq!(audit_time(&id), crate::clock::text_of_ms(ms));
+        assert_eq!(
+            audit_time(&crate::store::new_id("evt")).map(|t| t.len()),
+            Some(24)
+        );
+        assert_eq!(audit_time("conn_01"), None);
+    }
 }

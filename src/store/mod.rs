@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
-pub use audit::{AuditFilter, Order, insert_audit_events};
+pub use audit::{AuditFilter, Order, audit_time, insert_audit_events};
 pub use rows::{AccountStatus, ConnectedAccount, Connection, IdentifierType};
 pub use webhooks::{AccountNotice, Attempt, Delivery, Webhook};
 
@@ -653,10 +653,6 @@ impl Store {
         .bind(i64::from(st.browser_required))
         .execute(&self.pool)
         .await?;
-        if let Some(a) = self.get_account(&st.account_id).await? {
-            self.audit
-                .record(Event::new("authorization.started").account(&a));
-        }
         Ok(())
     }
 

@@ -315,6 +315,7 @@ impl Upstream {
             .body(full(body))
             .map_err(|e| format!("invalid request: {e}"))?;
         *request.headers_mut() = headers;
+        let host = request.uri().host().unwrap_or_default().to_owned();
         request
             .headers_mut()
             .insert(http::header::USER_AGENT, self.user_agent.clone());
@@ -323,7 +324,7 @@ impl Upstream {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| describe_send_error(&e))?;
+                .map_err(|e| transport_failure(&e, &host))?;
             let status = response.status().as_u16();
             let _ = Limited::new(response.into_body(), 64 * 1024)
                 .collect()
@@ -657,11 +658,7 @@ impl Upstream {
         }
         self.client.request(request).await.map_err(|e| {
             let unsent = e.is_connect();
-            let what = if unsent {
-                format!("could not connect to {host}")
-            } else {
-                format!("the connection to {host} failed")
-            };
+            let what = transport_failure(&e, host);
             tracing::warn!(provider, host, error = %error_chain(&e), "upstream transport error");
             AttemptError {
                 error: Error::new(ErrorCode::UpstreamUnavailable, what),
@@ -683,11 +680,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Why a request could not be sent, in words (no URL: it may hold a secret).
-fn describe_send_error(e: &hyper_util::client::legacy::Error) -> String {
+/// Why a request to `host` could not be sent, in words (the host only: a
+/// URL may hold a secret).
+fn transport_failure(e: &hyper_util::client::legacy::Error, host: &str) -> String {
     if e.is_connect() {
-        "could not connect".to_owned()
+        format!("could not connect to {host}")
     } else {
-        "the connection failed".to_owned()
+        format!("the connection to {host} failed")
     }
 }

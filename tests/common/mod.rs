@@ -86,6 +86,53 @@ where
     panic!("timed out waiting until {what}");
 }
 
+/// Sends a request to `url` with the test API key; returns status and JSON
+/// body (a body that is not JSON as a JSON string).
+pub async fn keyed_call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client.request(method, url).bearer_auth(API_KEY);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let response = req.send().await.expect("the gateway answers");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}
+
+/// The fixtures `flaky` (no rate limit) and `metered` (5 per second per
+/// account, burst 1).
+pub const FLAKY: &str = "tests/fixtures/specs/flaky.yaml";
+pub const METERED: &str = "tests/fixtures/specs/metered.yaml";
+
+/// A gateway on SQLite with `flaky` and `metered` pointed at `base` and an
+/// active account on each; returns the gateway and the two account ids.
+pub async fn flaky_and_metered(
+    base: &str,
+    configure: impl Fn(&mut Config) + Send + Sync + 'static,
+) -> (TestGateway, String, String) {
+    let setup = Setup::new(specs_dir(&[FLAKY, METERED]))
+        .base_url("flaky", format!("{base}/v1"))
+        .base_url("metered", format!("{base}/v1"))
+        .configure(configure);
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    let mut ids = Vec::new();
+    for provider in ["flaky", "metered"] {
+        let conn = gw.connection(json!({ "provider": provider })).await;
+        ids.push(
+            gw.account(&conn, "user-1", Some(json!({"token": "t0k"})))
+                .await,
+        );
+    }
+    let metered = ids.pop().unwrap();
+    (gw, ids.pop().unwrap(), metered)
+}
+
 /// A unique scratch directory.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -318,18 +365,7 @@ impl TestGateway {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(API_KEY);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let response = req.send().await.expect("the gateway answers");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, json)
+        keyed_call(&self.client, method, &self.url(path), body).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

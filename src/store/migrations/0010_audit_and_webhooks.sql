@@ -6,7 +6,6 @@
 CREATE TABLE audit_events (
     id TEXT PRIMARY KEY,
     at TEXT NOT NULL,
-    at_ms BIGINT NOT NULL,
     action TEXT NOT NULL,
     actor TEXT NOT NULL,
     request_id TEXT,

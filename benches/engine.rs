@@ -11,6 +11,10 @@ use serde_json::{Map, Value, json};
 use switchboard::engine::{self, CallContext, ProviderResponse};
 use switchboard::registry::Registry;
 
+/// The gateway's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(dir: &str) -> Registry {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let report = Registry::load_dir(&dir, &Default::default());

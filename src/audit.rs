@@ -193,15 +193,18 @@ impl AuditLog {
     }
 }
 
-/// The writer: waits for one event, gathers what else comes within
-/// [`LINGER`] (up to [`MAX_BATCH`]), writes them in one statement, and so
-/// on. An event is in the store at most about `LINGER` after it happened.
 /// Where the writer writes.
 struct Sink {
     pool: AnyPool,
     backend: crate::store::Backend,
 }
 
+/// The writer: waits for one event, lets more gather for [`LINGER`], then
+/// writes everything queued in statements of up to [`MAX_BATCH`], and so
+/// on. An event is in the store about `LINGER` after it happened. While it
+/// lingers the writer waits on one timer, not on the queue: at a high rate
+/// of calls a send then wakes nothing (a wake and a timer per event were a
+/// few per cent of a call's cost).
 async fn write_events(
     sink: Sink,
     mut events: mpsc::Receiver<Event>,
@@ -217,21 +220,13 @@ async fn write_events(
         };
         let Some(first) = first else { break };
         batch.push(first);
-        let until = tokio::time::Instant::now() + LINGER;
-        while batch.len() < MAX_BATCH {
-            tokio::select! {
-                biased;
-                e = events.recv() => match e {
-                    Some(e) => batch.push(e),
-                    None => break,
-                },
-                () = tokio::time::sleep_until(until) => break,
-                () = stop.cancelled() => break,
-            }
+        tokio::select! {
+            () = tokio::time::sleep(LINGER) => {}
+            () = stop.cancelled() => {}
         }
-        write_batch(&sink, &mut batch, &metrics).await;
+        drain(&sink, &mut events, &mut batch, &metrics).await;
     }
-    // Stopping: whatever is still queued goes in too.
+    // Stopping: whatever is still queued (or being sent) goes in too.
     events.close();
     while let Some(e) = events.recv().await {
         batch.push(e);
@@ -240,6 +235,22 @@ async fn write_events(
         }
     }
     write_batch(&sink, &mut batch, &metrics).await;
+}
+
+/// Writes `batch` and everything queued now, [`MAX_BATCH`] at a time.
+async fn drain(
+    sink: &Sink,
+    events: &mut mpsc::Receiver<Event>,
+    batch: &mut Vec<Event>,
+    metrics: &Metrics,
+) {
+    while let Ok(e) = events.try_recv() {
+        batch.push(e);
+        if batch.len() == MAX_BATCH {
+            write_batch(sink, batch, metrics).await;
+        }
+    }
+    write_batch(sink, batch, metrics).await;
 }
 
 /// Writes and empties `batch`, trying a few times before giving it up.

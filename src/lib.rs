@@ -17,6 +17,7 @@ pub mod contract;
 pub mod engine;
 pub mod error;
 pub mod guide;
+pub mod logging;
 pub mod metrics;
 pub mod registry;
 pub mod server;

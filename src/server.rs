@@ -438,17 +438,16 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-/// Logs to standard error from a thread of their own: a request only
-/// queues its line (a full queue drops lines rather than wait), so a slow
-/// terminal or log collector never slows a call. The returned guard writes
-/// what is queued when dropped.
-fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Logs to standard error from a thread of their own (see
+/// [`crate::logging`]): a request only copies its line into a buffer. The
+/// returned guard writes what is buffered when dropped.
+fn init_logging(format: LogFormat) -> Option<crate::logging::LogGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr; stdout carries only what a person must read once
     // (the generated API key). Colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking(LossyStderr);
+    let (writer, guard) = crate::logging::LogBuffer::start(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -459,22 +458,6 @@ fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking::Wor
         LogFormat::Text => builder.try_init(),
     };
     installed.ok().map(|()| guard)
-}
-
-/// Standard error that never fails: a full disk or a closed pipe loses log
-/// lines but never takes the gateway down.
-struct LossyStderr;
-
-impl Write for LossyStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let _ = std::io::stderr().write_all(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let _ = std::io::stderr().flush();
-        Ok(())
-    }
 }
 
 const KEY_FILE: &str = "encryption.key";

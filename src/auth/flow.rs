@@ -57,9 +57,9 @@ pub struct OAuthEnv<'a> {
     pub vault: &'a Vault,
     pub upstream: &'a Upstream,
     /// The gateway's callback URL, registered with the provider.
-    pub redirect_uri: String,
+    pub redirect_uri: &'a str,
     /// The operator's app for `managed` connections of this provider.
-    pub managed: Option<ClientCredentials>,
+    pub managed: Option<&'a ClientCredentials>,
     pub metrics: &'a crate::metrics::Metrics,
 }
 
@@ -181,7 +181,8 @@ fn provider_url(
     let oauth: AuthClient = oauth2::Client::new(ClientId::new(client.client_id.clone()))
         .set_auth_uri(AuthUrl::new(auth_url).map_err(|_| invalid_endpoint(provider))?)
         .set_redirect_uri(
-            RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+            RedirectUrl::new(env.redirect_uri.to_owned())
+                .map_err(|_| invalid_endpoint(provider))?,
         );
     let mut request = oauth.authorize_url(|| CsrfToken::new(state.to_owned()));
     if !scopes.is_empty() {
@@ -355,7 +356,7 @@ pub async fn complete(
         .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no token_url"))?;
     let url = engine::render_auth_url(provider, token_url, &connection.config)?;
     let oauth = token_client(provider, auth, &client, &url)?.set_redirect_uri(
-        RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+        RedirectUrl::new(env.redirect_uri.to_owned()).map_err(|_| invalid_endpoint(provider))?,
     );
     let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
     if let Some(sealed) = &accepted.state.code_verifier {
@@ -780,7 +781,7 @@ fn client_of(
     connection: &Connection,
 ) -> Result<ClientCredentials, Error> {
     if connection.managed {
-        return env.managed.clone().ok_or_else(|| {
+        return env.managed.cloned().ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidRequest,
                 format!("no managed OAuth app is configured for `{}`", provider.key),

@@ -169,7 +169,7 @@ async fn refresh(
         .with_detail("status", "expired"));
     };
     let client = match connection.managed {
-        true => env.managed.clone().ok_or_else(|| {
+        true => env.managed.cloned().ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidRequest,
                 "no managed OAuth app is configured for this provider",

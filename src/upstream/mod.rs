@@ -5,12 +5,24 @@
 //! (ALPN), rustls with the Mozilla roots (plus any extra CA certificates the
 //! operator configures), a connect timeout, and a bound on response size.
 //!
-//! [`Upstream::call`] wraps each request in, outermost first: the client-side
-//! rate limits (`limit`, so waiting never counts against a provider), the
-//! circuit breaker of the provider's host (`breaker`, so an unhealthy host is
-//! not hammered), the per-attempt timeout, and the retry loop (`retry`), all
-//! within the call's deadline. Transport failures become contract errors
-//! here; the engine sees either a [`ProviderResponse`] or an [`Error`].
+//! Every attempt of [`Upstream::call`] and [`Upstream::forward`] passes
+//! these layers, each its own function, composed in one place
+//! (`Upstream::attempts`), outermost first:
+//!
+//! 1. the client-side rate limits (`limit`, `Upstream::wait_for_rate_limit`):
+//!    outermost, so waiting for a turn never counts against a provider or
+//!    its breaker;
+//! 2. the circuit breaker of the provider's host (`breaker`,
+//!    `Upstream::through_breaker`): an unhealthy host is not hammered, and
+//!    every attempt it lets through is recorded as healthy or not;
+//! 3. the attempt itself under its timeout (`Upstream::timed`): the
+//!    attempt's own limit or what remains of the call's deadline, whichever
+//!    is less, measured in the upstream metrics;
+//! 4. the retry policy (`retry`, `RetryPolicy::again`): whether another
+//!    attempt follows, and after what pause, within the deadline.
+//!
+//! Transport failures become contract errors here; the engine sees either a
+//! [`ProviderResponse`] or an [`Error`].
 
 pub mod breaker;
 pub mod limit;
@@ -37,7 +49,7 @@ use serde::Deserialize;
 use crate::engine::{ProviderResponse, RenderedRequest};
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
-use breaker::{Admission, BreakerConfig, Breakers, CircuitState};
+use breaker::{BreakerConfig, Breakers};
 use limit::ProviderLimit;
 use retry::{RetryConfig, RetryPolicy};
 
@@ -158,6 +170,21 @@ pub struct Answer {
     pub attempts: u32,
 }
 
+/// How one attempt ended, once through its timeout.
+enum Attempted<T> {
+    Answered(T),
+    Failed(AttemptError),
+    TimedOut,
+}
+
+impl<T: Answered> Attempted<T> {
+    /// Whether the attempt speaks for a healthy host: it answered, below
+    /// 500 (a 4xx is the caller's problem, not the host's).
+    fn healthy(&self) -> bool {
+        matches!(self, Attempted::Answered(r) if r.status() < 500)
+    }
+}
+
 /// How one attempt failed.
 struct AttemptError {
     error: Error,
@@ -274,11 +301,11 @@ impl Upstream {
 
     /// Sends `req` with the resilience of the module docs.
     pub async fn call(&self, plan: &CallPlan<'_>, req: RenderedRequest) -> Result<Answer, Error> {
-        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let host = req.url.host_str().unwrap_or_default();
         // Serialized once; every attempt sends the same bytes.
         let body = body_bytes(&req);
         let (response, attempts) = self
-            .attempts(plan, &host, true, || {
+            .attempts(plan, host, true, || {
                 self.attempt(plan.provider, &req, body.clone())
             })
             .await?;
@@ -346,13 +373,13 @@ impl Upstream {
         req: RenderedRequest,
         body: ForwardBody,
     ) -> Result<(http::Response<Incoming>, u32), Error> {
-        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let host = req.url.host_str().unwrap_or_default();
         let (replayable, mut stream) = match body {
             ForwardBody::Replayable(bytes) => (Some(bytes), None),
             ForwardBody::Stream(s) => (None, Some(s)),
         };
         let again = replayable.is_some();
-        self.attempts(plan, &host, again, || {
+        self.attempts(plan, host, again, || {
             let body = match &replayable {
                 Some(bytes) => full(bytes.clone()),
                 // Sent at most once: `attempts` does not repeat a stream.
@@ -363,9 +390,11 @@ impl Upstream {
         .await
     }
 
-    /// The attempt loop, outermost first: rate limits, circuit breaker,
-    /// per-attempt timeout, retries (only when `repeatable`), all within the
-    /// plan's deadline.
+    /// The layers of the module docs, composed: each attempt waits for the
+    /// rate limits, passes the breaker and runs under its timeout; the retry
+    /// policy then decides whether another follows (only when `repeatable`).
+    /// All within the plan's deadline; the answer comes with how many
+    /// attempts were made.
     async fn attempts<T, F, Fut>(
         &self,
         plan: &CallPlan<'_>,
@@ -389,83 +418,40 @@ impl Upstream {
             if let Err(e) = self.wait_for_rate_limit(plan).await {
                 return fail(e);
             }
-            if let Admission::Refuse(left) = self.breakers.admit(host) {
-                self.metrics
-                    .circuit_rejections
-                    .with_label_values(&[plan.provider])
-                    .inc();
-                let e = Error::new(
-                    ErrorCode::UpstreamUnavailable,
-                    format!("{host} is failing; calls to it pause for a moment (circuit open)"),
-                )
-                .with_retry_after(left.as_secs().max(1));
-                return fail(e);
-            }
             let remaining = plan.deadline.saturating_duration_since(Instant::now());
             let budget = remaining.min(Duration::from_millis(self.config.attempt_timeout_ms));
-            let started = Instant::now();
-            let outcome = tokio::time::timeout(budget, attempt()).await;
-            self.metrics
-                .upstream_seconds
-                .with_label_values(&[plan.provider])
-                .observe(started.elapsed().as_secs_f64());
-
-            let (retryable, wait, result) = match outcome {
-                Ok(Ok(response)) => {
-                    let status = response.status();
-                    self.metrics
-                        .upstream_responses
-                        .with_label_values(&[plan.provider, &status.to_string()])
-                        .inc();
-                    self.note_health(plan.provider, host, status < 500);
-                    let retryable = plan.idempotent && plan.retry.retries_status(status);
-                    let wait = plan.retry.server_delay(response.headers());
-                    (retryable, wait, Ok(response))
-                }
-                Ok(Err(AttemptError { error, unsent })) => {
-                    self.note_health(plan.provider, host, false);
+            let attempted = self
+                .through_breaker(plan.provider, host, || {
+                    self.timed(plan.provider, budget, attempt())
+                })
+                .await;
+            let (retryable, asked, result) = match attempted {
+                Err(refused) => return fail(refused),
+                Ok(Attempted::Answered(response)) => (
+                    plan.idempotent && plan.retry.retries_status(response.status()),
+                    plan.retry.server_delay(response.headers()),
+                    Ok(response),
+                ),
+                Ok(Attempted::Failed(AttemptError { error, unsent })) => {
                     (unsent || plan.idempotent, None, Err(error))
                 }
-                Err(_) => {
-                    self.note_health(plan.provider, host, false);
-                    self.metrics
-                        .upstream_timeouts
-                        .with_label_values(&[plan.provider])
-                        .inc();
-                    let message = if budget < remaining {
-                        format!(
-                            "the provider did not answer one attempt within {} ms",
-                            budget.as_millis()
-                        )
-                    } else {
-                        format!(
-                            "the provider did not answer within {} ms",
-                            plan.budget.as_millis()
-                        )
-                    };
-                    (
-                        plan.idempotent,
-                        None,
-                        Err(Error::new(ErrorCode::UpstreamTimeout, message)),
-                    )
-                }
+                Ok(Attempted::TimedOut) => (
+                    plan.idempotent,
+                    None,
+                    Err(timed_out(plan, budget, remaining)),
+                ),
             };
-            // A provider asking for a longer pause than the gateway would ever
-            // wait gets its answer passed on (with `retry_after_s`) at once.
-            let too_long = wait.is_some_and(|w| w > plan.retry.max_delay());
-            let delay = wait.unwrap_or_else(|| plan.retry.backoff(attempts));
             let time_left = plan.deadline.saturating_duration_since(Instant::now());
-            if !repeatable
-                || !retryable
-                || too_long
-                || attempts >= plan.retry.max_attempts
-                || delay >= time_left
-            {
+            let pause = match repeatable && retryable {
+                true => plan.retry.again(attempts, asked, time_left),
+                false => None,
+            };
+            let Some(pause) = pause else {
                 return match result {
                     Ok(response) => Ok((response, attempts)),
                     Err(e) => fail(e),
                 };
-            }
+            };
             let reason = match &result {
                 Ok(r) => r.status().to_string(),
                 Err(e) => e.code.as_str().to_owned(),
@@ -474,53 +460,40 @@ impl Upstream {
                 .retries
                 .with_label_values(&[plan.provider, &reason])
                 .inc();
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(pause).await;
         }
     }
 
-    /// Waits for the account's and provider's rate limits, or fails with
-    /// `rate_limited` when the wait would be too long.
-    async fn wait_for_rate_limit(&self, plan: &CallPlan<'_>) -> Result<(), Error> {
-        let Some(limit) = &plan.rate_limit else {
-            return Ok(());
-        };
-        loop {
-            let Some((wait, scope)) = limit.check(plan.account).await? else {
-                return Ok(());
-            };
-            let allowed = Duration::from_millis(self.config.rate_limit_wait_ms);
-            let time_left = plan.deadline.saturating_duration_since(Instant::now());
-            if wait > allowed || wait >= time_left {
-                self.metrics
-                    .rate_limited
-                    .with_label_values(&[plan.provider, scope, "rejected"])
-                    .inc();
-                return Err(Error::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "this {scope}'s request rate to {} is at its limit",
-                        plan.provider
-                    ),
-                )
-                .with_retry_after(wait.as_secs_f64().ceil().max(1.0) as u64)
-                .with_detail("limit", scope));
-            }
-            self.metrics
-                .rate_limited
-                .with_label_values(&[plan.provider, scope, "waited"])
-                .inc();
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    fn note_health(&self, provider: &str, host: &str, healthy: bool) {
-        let state = self.breakers.record(host, healthy);
+    /// The timeout layer: runs one attempt within `budget`, and measures
+    /// it (its duration, and its status or its running out of time).
+    async fn timed<T: Answered>(
+        &self,
+        provider: &str,
+        budget: Duration,
+        attempt: impl Future<Output = Result<T, AttemptError>>,
+    ) -> Attempted<T> {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(budget, attempt).await;
         self.metrics
-            .circuit_state
+            .upstream_seconds
             .with_label_values(&[provider])
-            .set(state.as_gauge());
-        if state == CircuitState::Open && !healthy {
-            tracing::warn!(provider, host, "circuit open");
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(Ok(response)) => {
+                self.metrics
+                    .upstream_responses
+                    .with_label_values(&[provider, &response.status().to_string()])
+                    .inc();
+                Attempted::Answered(response)
+            }
+            Ok(Err(e)) => Attempted::Failed(e),
+            Err(_) => {
+                self.metrics
+                    .upstream_timeouts
+                    .with_label_values(&[provider])
+                    .inc();
+                Attempted::TimedOut
+            }
         }
     }
 
@@ -559,7 +532,7 @@ impl Upstream {
         req: &RenderedRequest,
         body: Bytes,
     ) -> Result<ProviderResponse, AttemptError> {
-        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let host = req.url.host_str().unwrap_or_default();
         let response = self.send(provider, req, full(body)).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -606,6 +579,23 @@ impl Upstream {
             body: body.to_vec(),
         })
     }
+}
+
+/// The error of an attempt that ran out of `budget` when `remaining` was
+/// left of the call: its own time, or the call's.
+fn timed_out(plan: &CallPlan<'_>, budget: Duration, remaining: Duration) -> Error {
+    let message = if budget < remaining {
+        format!(
+            "the provider did not answer one attempt within {} ms",
+            budget.as_millis()
+        )
+    } else {
+        format!(
+            "the provider did not answer within {} ms",
+            plan.budget.as_millis()
+        )
+    };
+    Error::new(ErrorCode::UpstreamTimeout, message)
 }
 
 /// The bytes of a rendered request's body (empty when it has none).

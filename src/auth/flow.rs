@@ -366,7 +366,7 @@ pub async fn complete(
     for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let http = super::token::http_client(env.upstream, REQUEST_TIMEOUT);
+    let http = super::token::http_client(env.upstream, &provider.key, REQUEST_TIMEOUT);
     let response = request
         .request_async(&http)
         .await
@@ -505,14 +505,10 @@ pub async fn revoke(
         let request = request
             .body(form.into_bytes())
             .map_err(|_| invalid_endpoint(provider))?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorCode::UpstreamTimeout,
-                    "the revocation endpoint did not answer",
-                )
-            })??;
+        let response = env
+            .upstream
+            .exchange(&provider.key, request, REQUEST_TIMEOUT)
+            .await?;
         Ok::<bool, Error>(response.status().is_success())
     };
     match attempt.await {
@@ -764,9 +760,10 @@ async fn fetch_json(
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
         .map_err(|_| invalid_endpoint(provider).message)?;
-    let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
+    let response = env
+        .upstream
+        .exchange(&provider.key, request, REQUEST_TIMEOUT)
         .await
-        .map_err(|_| "no answer in time".to_owned())?
         .map_err(|e| e.message)?;
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status().as_u16()));

@@ -307,7 +307,7 @@ async fn fetch(
     for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let http = token::http_client(upstream, TOKEN_TIMEOUT);
+    let http = token::http_client(upstream, &provider.key, TOKEN_TIMEOUT);
     let response = request
         .request_async(&http)
         .await

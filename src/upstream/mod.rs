@@ -21,6 +21,10 @@
 //! 4. the retry policy (`retry`, `RetryPolicy::again`): whether another
 //!    attempt follows, and after what pause, within the deadline.
 //!
+//! [`Upstream::exchange`] (a provider's OAuth token, revocation and
+//! discovery requests) passes layers 2 and 3 only: the same breakers and
+//! metrics, no rate limit, no retry.
+//!
 //! Transport failures become contract errors here; the engine sees either a
 //! [`ProviderResponse`] or an [`Error`].
 
@@ -126,7 +130,7 @@ impl Answered for ProviderResponse {
     }
 }
 
-impl Answered for http::Response<Incoming> {
+impl<B> Answered for http::Response<B> {
     fn status(&self) -> u16 {
         self.status().as_u16()
     }
@@ -497,32 +501,46 @@ impl Upstream {
         }
     }
 
-    /// Sends a request built elsewhere (OAuth token requests) once, reading
-    /// the bounded response. Transport failures are `upstream_unavailable`.
+    /// Sends a request built elsewhere for `provider` (an OAuth token
+    /// request, a revocation, a discovery lookup) once, within `timeout`,
+    /// and reads the bounded response. It passes the same breaker as the
+    /// provider's tool calls and is measured in the same metrics (layers 2
+    /// and 3 of the module docs): a token endpoint that is down opens its
+    /// host's circuit, and its 4xx answers (`invalid_grant`) are a healthy
+    /// host. No rate limit (an account's limit is for its calls) and no
+    /// retry (a grant is not sent twice).
     pub async fn exchange(
         &self,
+        provider: &str,
         request: http::Request<Vec<u8>>,
+        timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        let host = request.uri().host().unwrap_or_default().to_owned();
         let (mut parts, body) = request.into_parts();
+        let host = parts.uri.host().unwrap_or_default().to_owned();
+        let host = host.as_str();
         parts
             .headers
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
         let request = Request::from_parts(parts, full(Bytes::from(body)));
-        let unavailable =
-            |what: &str| Error::new(ErrorCode::UpstreamUnavailable, format!("{what} {host}"));
-        let response = self.client.request(request).await.map_err(|e| {
-            tracing::warn!(host, error = %error_chain(&e), "token endpoint transport error");
-            unavailable("could not reach the token endpoint at")
-        })?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, self.max_response_bytes)
-            .collect()
-            .await
-            .map_err(|_| unavailable("the response broke off or was too large from"))?
-            .to_bytes();
-        Ok(http::Response::from_parts(parts, body.to_vec()))
+        let once = async {
+            let response = self.dispatch(provider, host, request).await?;
+            let (parts, body) = self.read_whole(response, host).await?;
+            Ok(http::Response::from_parts(parts, body.to_vec()))
+        };
+        let attempted = self
+            .through_breaker(provider, host, || self.timed(provider, timeout, once))
+            .await;
+        match attempted {
+            Ok(Attempted::Answered(response)) => Ok(response),
+            Ok(Attempted::Failed(e)) => Err(e.error.with_provider(provider)),
+            Ok(Attempted::TimedOut) => Err(Error::new(
+                ErrorCode::UpstreamTimeout,
+                format!("{host} did not answer within {} ms", timeout.as_millis()),
+            )
+            .with_provider(provider)),
+            Err(refused) => Err(refused.with_provider(provider)),
+        }
     }
 
     /// Sends one request and reads the whole (bounded) response.
@@ -534,8 +552,23 @@ impl Upstream {
     ) -> Result<ProviderResponse, AttemptError> {
         let host = req.url.host_str().unwrap_or_default();
         let response = self.send(provider, req, full(body)).await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let (parts, body) = self.read_whole(response, host).await?;
+        Ok(ProviderResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body.to_vec(),
+        })
+    }
+
+    /// The head and whole body of an answer from `host`; a body larger than
+    /// `max_response_bytes` is refused (unread when its declared length
+    /// says so).
+    async fn read_whole(
+        &self,
+        response: http::Response<Incoming>,
+        host: &str,
+    ) -> Result<(http::response::Parts, Bytes), AttemptError> {
+        let (parts, body) = response.into_parts();
         let too_large = || AttemptError {
             error: Error::new(
                 ErrorCode::ProviderError,
@@ -544,17 +577,18 @@ impl Upstream {
                     self.max_response_bytes
                 ),
             )
-            .with_upstream_status(status),
+            .with_upstream_status(parts.status.as_u16()),
             unsent: false,
         };
-        let declared = headers
+        let declared = parts
+            .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_response_bytes) {
             return Err(too_large());
         }
-        let body = Limited::new(response.into_body(), self.max_response_bytes)
+        let body = Limited::new(body, self.max_response_bytes)
             .collect()
             .await
             .map_err(|e| {
@@ -573,11 +607,7 @@ impl Upstream {
                 }
             })?
             .to_bytes();
-        Ok(ProviderResponse {
-            status,
-            headers,
-            body: body.to_vec(),
-        })
+        Ok((parts, body))
     }
 }
 
@@ -646,6 +676,17 @@ impl Upstream {
                 .headers_mut()
                 .insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
         }
+        self.dispatch(provider, host, request).await
+    }
+
+    /// Hands a request for `host` to the client; the answer's head.
+    /// Transport failures say whether the request left.
+    async fn dispatch(
+        &self,
+        provider: &str,
+        host: &str,
+        request: Request<OutBody>,
+    ) -> Result<http::Response<Incoming>, AttemptError> {
         self.client.request(request).await.map_err(|e| {
             let unsent = e.is_connect();
             let what = transport_failure(&e, host);

@@ -132,6 +132,14 @@ impl Gateway {
             timeout: Duration::from_millis(config.webhook_timeout_ms.max(1)),
         }
         .spawn();
+        let auth = crate::auth::Resolver::new(
+            &config,
+            api::callback_url(&config),
+            store.clone(),
+            vault.clone(),
+            upstream.clone(),
+            metrics.clone(),
+        );
         let state = Arc::new(AppState {
             api_keys: ApiKeys::new(&secrets.api_keys, config.ingress_rate_limit.as_ref())
                 .with_shared_limits(shared_limits),
@@ -141,8 +149,7 @@ impl Gateway {
             vault,
             upstream,
             metrics,
-            client_tokens: Default::default(),
-            refresher: Default::default(),
+            auth,
         });
         spawn_account_upkeep(&state);
         Ok(Gateway {
@@ -311,7 +318,7 @@ fn spawn_account_upkeep(state: &SharedState) {
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { return };
-            let refreshed = crate::auth::upkeep(&state, idle).await;
+            let refreshed = crate::auth::upkeep(&state.auth, &state.specs, idle).await;
             if refreshed > 0 {
                 tracing::info!(refreshed, "refreshed idle accounts' tokens");
             }

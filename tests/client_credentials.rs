@@ -99,15 +99,6 @@ async fn status(gw: &TestGateway, account: &str) -> (StatusCode, serde_json::Val
     .await
 }
 
-async fn token_requests(mock: &MockServer) -> usize {
-    mock.received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/oauth/token")
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_calls_fetch_one_token() {
     let mock = MockServer::start().await;
@@ -140,7 +131,7 @@ async fn many_concurrent_calls_fetch_one_token() {
         assert_eq!(body["data"], json!({"status": "green"}));
     }
     assert_eq!(
-        token_requests(&mock).await,
+        common::requests_to(&mock, "/oauth/token").await,
         1,
         "single-flight: one token for twenty calls"
     );
@@ -168,10 +159,10 @@ async fn an_expiring_token_is_replaced() {
     let (gw, account) = gateway(&mock, 1).await;
     assert_eq!(status(&gw, &account).await.0, StatusCode::OK);
     assert_eq!(status(&gw, &account).await.0, StatusCode::OK);
-    assert_eq!(token_requests(&mock).await, 1);
+    assert_eq!(common::requests_to(&mock, "/oauth/token").await, 1);
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(status(&gw, &account).await.0, StatusCode::OK);
-    assert_eq!(token_requests(&mock).await, 2);
+    assert_eq!(common::requests_to(&mock, "/oauth/token").await, 2);
     let api_auth: Vec<String> = mock
         .received_requests()
         .await
@@ -212,7 +203,7 @@ async fn a_refused_token_is_replaced_once_and_the_call_made_again() {
     let (code, body) = status(&gw, &account).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(body["meta"]["attempts"], 2);
-    assert_eq!(token_requests(&mock).await, 2);
+    assert_eq!(common::requests_to(&mock, "/oauth/token").await, 2);
     gw.stop().await;
 }
 
@@ -239,5 +230,20 @@ async fn refused_client_credentials_are_reported() {
     );
     assert_eq!(body["error"]["details"]["provider_code"], "invalid_client");
     assert!(!body.to_string().contains(CLIENT_SECRET));
+
+    // Token requests are the provider's upstream requests; a refusal is a
+    // healthy host, so however often it comes, the circuit stays closed.
+    for _ in 0..5 {
+        assert_eq!(status(&gw, &account).await.0, StatusCode::BAD_GATEWAY);
+    }
+    assert_eq!(common::requests_to(&mock, "/oauth/token").await, 6);
+    let metrics = gw.metrics().await;
+    common::assert_series(
+        &metrics,
+        &[
+            r#"switchboard_upstream_responses_total{provider="machine",status="401"} 6"#,
+            r#"switchboard_circuit_state{provider="machine"} 0"#,
+        ],
+    );
     gw.stop().await;
 }

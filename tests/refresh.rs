@@ -1,6 +1,7 @@
 //! Refreshing OAuth 2.0 tokens: proactive before expiry, reactive after a
 //! 401, single-flight within a process and across replicas, refresh-token
-//! rotation, `invalid_grant` and transient failures.
+//! rotation, `invalid_grant` and transient failures, and the token
+//! endpoint behind the provider's circuit breaker.
 
 mod common;
 
@@ -281,6 +282,102 @@ async fn a_transient_refresh_failure_keeps_the_account_active(backend: Backend) 
     w.gw.stop().await;
 }
 
+async fn a_failing_token_endpoint_opens_the_circuit(backend: Backend) {
+    let w = world_with(&backend, &["at-2"], |c| {
+        c.upstream.circuit_breaker.failure_threshold = 3;
+        c.upstream.circuit_breaker.cool_down_ms = 60_000;
+    })
+    .await;
+    // The authorization's code exchange and its discovery lookup are
+    // upstream requests of the provider, like its tool calls.
+    let metrics = w.gw.metrics().await;
+    common::assert_series(
+        &metrics,
+        &[
+            r#"switchboard_upstream_responses_total{provider="studio",status="200"} 2"#,
+            r#"switchboard_upstream_request_duration_seconds_count{provider="studio"} 2"#,
+        ],
+    );
+
+    w.tokens.unavailable.store(true, Ordering::SeqCst);
+    expire(&w).await;
+    for _ in 0..3 {
+        let (status, body) = call(&w.gw, &w.account).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("circuit open")
+        );
+    }
+    let sent = common::requests_to(&w.mock, "/oauth/token").await;
+    assert_eq!(sent, 4, "the code exchange and three refreshes");
+    let metrics = w.gw.metrics().await;
+    common::assert_series(
+        &metrics,
+        &[
+            r#"switchboard_upstream_responses_total{provider="studio",status="503"} 3"#,
+            r#"switchboard_circuit_state{provider="studio"} 1"#,
+        ],
+    );
+
+    // The circuit is open: the next refresh fails fast, with the code and
+    // the pause an open circuit gives tool calls, and sends nothing.
+    let (status, body) = call(&w.gw, &w.account).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("(circuit open)"),
+        "{body}"
+    );
+    assert!(body["error"]["retry_after_s"].as_u64().is_some(), "{body}");
+    assert_eq!(
+        common::requests_to(&w.mock, "/oauth/token").await,
+        sent,
+        "nothing is sent"
+    );
+    common::assert_series(
+        &w.gw.metrics().await,
+        &[r#"switchboard_circuit_rejections_total{provider="studio"} 1"#],
+    );
+    let (_, account) =
+        w.gw.get(&format!("/v1/connected-accounts/{}", w.account))
+            .await;
+    assert_eq!(account["status"], "active", "a transient failure");
+    w.gw.stop().await;
+}
+
+async fn a_refused_refresh_token_is_a_healthy_host(backend: Backend) {
+    // One failure would open the circuit; `invalid_grant` is not one.
+    let w = world_with(&backend, &["at-1"], |c| {
+        c.upstream.circuit_breaker.failure_threshold = 1;
+    })
+    .await;
+    w.tokens.revoked.store(true, Ordering::SeqCst);
+    expire(&w).await;
+    let (status, body) = call(&w.gw, &w.account).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["details"]["status"], "revoked");
+    let metrics = w.gw.metrics().await;
+    common::assert_series(
+        &metrics,
+        &[
+            r#"switchboard_upstream_responses_total{provider="studio",status="400"} 1"#,
+            r#"switchboard_circuit_state{provider="studio"} 0"#,
+        ],
+    );
+    // The user connects again: the token endpoint is reachable at once.
+    w.tokens.revoked.store(false, Ordering::SeqCst);
+    let response = w.gw.authorize(&w.account, "c0de").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(call(&w.gw, &w.account).await.0, StatusCode::OK);
+    w.gw.stop().await;
+}
+
 async fn idle_accounts_are_refreshed_in_the_background(backend: Backend) {
     let idle = |c: &mut switchboard::config::Config| {
         c.idle_refresh_after_s = 1;
@@ -549,6 +646,8 @@ both_backends!(
     rotated_refresh_tokens_replace_the_old_ones,
     invalid_grant_revokes_and_asks_for_the_user,
     a_transient_refresh_failure_keeps_the_account_active,
+    a_failing_token_endpoint_opens_the_circuit,
+    a_refused_refresh_token_is_a_healthy_host,
 );
 
 /// Two replicas on one PostgreSQL database: calls on both, one refresh.

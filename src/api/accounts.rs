@@ -260,7 +260,7 @@ pub(super) async fn remove(
     let registry = state.specs.current();
     let revoked = match registry.provider(&account.provider) {
         Some(provider) if account.credentials.is_some() => {
-            let env = super::oauth::env(state, provider);
+            let env = state.auth.env(provider);
             crate::auth::flow::revoke(&env, provider, connection, account).await
         }
         _ => false,
@@ -304,7 +304,7 @@ pub async fn set_credentials(
                     "an OAuth 2.0 account takes imported tokens {{access_token, refresh_token?, expires_at?, scopes?}}: {e}"
                 ))
             })?;
-        let env = super::oauth::env(&state, provider);
+        let env = state.auth.env(provider);
         let account =
             crate::auth::flow::import(&env, provider, &connection, &account, tokens).await?;
         return Ok(axum::Json(to_json(&account)));

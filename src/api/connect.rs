@@ -268,7 +268,7 @@ pub async fn start_oauth(
     let back = format!("{}/connect/{token}", public_base(&state));
     let nonce = crate::vault::random_token();
     match crate::auth::flow::begin(
-        &super::oauth::env(&state, &provider),
+        &state.auth.env(&provider),
         &provider,
         &connection,
         &account,
@@ -735,6 +735,6 @@ fn csrf(sid: &str) -> String {
 
 /// The gateway's public origin (from `public_url`, or the listen address).
 pub(super) fn public_base(state: &SharedState) -> String {
-    let uri = super::oauth::redirect_uri(state);
+    let uri = state.auth.redirect_uri();
     uri.trim_end_matches("/v1/oauth/callback").to_owned()
 }

@@ -200,7 +200,7 @@ async fn revoke_accounts(state: &SharedState, connection: &Connection) -> ApiRes
     let Some(provider) = registry.provider(&connection.provider) else {
         return Ok(0);
     };
-    let env = super::oauth::env(state, provider);
+    let env = state.auth.env(provider);
     let filter = crate::store::AccountFilter {
         connection_id: Some(connection.id.clone()),
         ..Default::default()

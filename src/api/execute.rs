@@ -2,10 +2,11 @@
 //!
 //! Phases, in order: resolve the account (by id, or identifier + provider),
 //! resolve the tool against the registry in force (held for the whole call),
-//! check the account can be used, open its credentials, run the engine with
-//! the upstream client under the call's deadline, and answer with the
-//! success envelope or the error envelope. Metrics and the account's
-//! last-use time are recorded on the way out.
+//! check the account can be used, get its credentials from the auth
+//! resolver (`auth::Resolver`, which opens, refreshes or fetches them), run
+//! the engine with the upstream client under the call's deadline, and
+//! answer with the success envelope or the error envelope. Metrics and the
+//! account's last-use time are recorded on the way out.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, Json, invalid, not_found, request_id};
-use super::{SharedState, now as now_text};
+use super::{AppState, SharedState, now as now_text};
 use crate::catalog::LLM_SEPARATOR;
 use crate::engine::{self, CallContext};
 use crate::error::{Error, ErrorCode};
@@ -173,6 +174,27 @@ struct Target<'a> {
     tool: &'a Tool,
 }
 
+impl Subject<'_> {
+    /// The credentials a call on the account injects; `refused` are those
+    /// the provider just refused (see [`crate::auth::Resolver::credentials`]).
+    pub async fn credentials(
+        &self,
+        state: &AppState,
+        refused: Option<&Map<String, Value>>,
+    ) -> Result<Map<String, Value>, Error> {
+        state
+            .auth
+            .credentials(
+                self.provider,
+                self.auth,
+                self.account,
+                self.connection,
+                refused,
+            )
+            .await
+    }
+}
+
 impl<'a> std::ops::Deref for Target<'a> {
     type Target = Subject<'a>;
 
@@ -321,7 +343,7 @@ async fn run_active(
 
     let plan = plan(state, subject, tool.idempotent, tool.timeout_ms);
     let attempts = AtomicU32::new(0);
-    let credentials = credentials(state, subject, None).await?;
+    let credentials = subject.credentials(state, None).await?;
     let mut result = call_once(state, target, params, &credentials, &plan, &attempts).await;
     // A token the provider refuses (expired early, revoked) is replaced once
     // (refreshed, or fetched again), and the call made once more.
@@ -334,7 +356,7 @@ async fn run_active(
             .as_ref()
             .is_err_and(|e| e.upstream_status == Some(401))
     {
-        let fresh = self::credentials(state, subject, Some(&credentials)).await?;
+        let fresh = subject.credentials(state, Some(&credentials)).await?;
         result = call_once(state, target, params, &fresh, &plan, &attempts).await;
     }
     result.map(|e| (e, attempts.load(Ordering::Relaxed)))
@@ -373,67 +395,6 @@ async fn call_once(
                 plan.budget.as_millis()
             ),
         )),
-    }
-}
-
-/// The credentials a call injects: the account's own (refreshed first when
-/// its OAuth token expires), or for client credentials providers a token
-/// fetched for the connection. `refused` are credentials the provider just
-/// refused: they are renewed whatever their expiry says.
-pub(super) async fn credentials(
-    state: &SharedState,
-    subject: Subject<'_>,
-    refused: Option<&Map<String, Value>>,
-) -> Result<Map<String, Value>, Error> {
-    let Subject {
-        provider,
-        account,
-        connection,
-        ..
-    } = subject;
-    let skew = Duration::from_secs(state.config.token_refresh_skew_s);
-    match subject.auth.kind {
-        // The common case costs nothing more than opening the credentials.
-        AuthType::Oauth2 if refused.is_none() && !crate::auth::refresh::expiring(account, skew) => {
-            crate::auth::open_account_credentials(&state.vault, account)
-        }
-        AuthType::Oauth2 => {
-            let env = super::oauth::env(state, provider);
-            let force = refused.is_some();
-            let (credentials, _) = state
-                .refresher
-                .credentials(&env, provider, connection, account, force, skew)
-                .await?;
-            Ok(credentials)
-        }
-        AuthType::Oauth2ClientCredentials => {
-            if let Some(stale) = refused
-                .and_then(|c| c.get("access_token"))
-                .and_then(Value::as_str)
-            {
-                state.client_tokens.invalidate(connection, stale).await;
-            }
-            let managed = connection
-                .managed
-                .then(|| state.config.managed_oauth_apps.get(&provider.key).cloned())
-                .flatten();
-            let token = state
-                .client_tokens
-                .get(
-                    &state.upstream,
-                    &state.vault,
-                    provider,
-                    connection,
-                    managed,
-                    skew,
-                )
-                .await?;
-            Ok(Map::from_iter([(
-                "access_token".to_owned(),
-                Value::String(token),
-            )]))
-        }
-        _ => crate::auth::open_account_credentials(&state.vault, account),
     }
 }
 

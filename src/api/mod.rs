@@ -23,7 +23,7 @@ mod pages;
 mod proxy;
 mod webhooks;
 
-pub use oauth::env as oauth_env;
+pub use oauth::callback_url;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -58,10 +58,9 @@ pub struct AppState {
     pub upstream: Upstream,
     pub metrics: Metrics,
     pub api_keys: ApiKeys,
-    /// Access tokens of client-credentials connections.
-    pub client_tokens: crate::auth::ClientTokens,
-    /// Single-flight refreshes of OAuth accounts' tokens.
-    pub refresher: crate::auth::refresh::Refresher,
+    /// Credentials for calls (opened, refreshed, or fetched), and the OAuth
+    /// flow's view of the gateway.
+    pub auth: crate::auth::Resolver,
 }
 
 pub type SharedState = Arc<AppState>;

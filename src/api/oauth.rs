@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use super::envelope::{ApiResult, OptionalJson, Path, Query, not_found};
 use super::pages::text;
 use super::{AppState, SharedState, now};
-use crate::auth::flow::{self, OAuthEnv, StateProblem};
+use crate::auth::flow::{self, StateProblem};
+use crate::config::Config;
 use crate::error::Error;
 use crate::registry::Provider;
 use crate::store::{ConnectedAccount, Connection, OAuthState};
@@ -44,26 +45,14 @@ pub struct CallbackQuery {
     error_description: Option<String>,
 }
 
-/// The gateway's OAuth callback URL.
-pub fn redirect_uri(state: &AppState) -> String {
-    let base = state
-        .config
+/// The gateway's OAuth callback URL under `config` (from `public_url`, or
+/// the listen address), which the auth resolver holds.
+pub fn callback_url(config: &Config) -> String {
+    let base = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+        .unwrap_or_else(|| format!("http://{}", config.listen));
     format!("{}/v1/oauth/callback", base.trim_end_matches('/'))
-}
-
-/// The flow's view of the gateway for `provider`.
-pub fn env<'a>(state: &'a AppState, provider: &Provider) -> OAuthEnv<'a> {
-    OAuthEnv {
-        store: &state.store,
-        vault: &state.vault,
-        upstream: &state.upstream,
-        redirect_uri: redirect_uri(state),
-        managed: state.config.managed_oauth_apps.get(&provider.key).cloned(),
-        metrics: &state.metrics,
-    }
 }
 
 /// A fresh authorization link for an account, for `details.auth_url`.
@@ -75,7 +64,7 @@ pub async fn link_for(
     extra_scopes: &[String],
 ) -> Option<String> {
     match flow::begin(
-        &env(state, provider),
+        &state.auth.env(provider),
         provider,
         connection,
         account,
@@ -113,7 +102,7 @@ pub async fn auth_url(
         .ok_or_else(|| not_found(format!("provider `{}` is not loaded", account.provider)))?;
     let scopes = body.scopes.unwrap_or_default();
     let link = flow::begin(
-        &env(&state, provider),
+        &state.auth.env(provider),
         provider,
         &connection,
         &account,
@@ -130,7 +119,7 @@ pub async fn auth_url(
 
 /// The gateway's start link of a flow.
 fn start_url(state: &AppState, flow_state: &str) -> String {
-    let base = redirect_uri(state);
+    let base = state.auth.redirect_uri();
     format!("{}/start/{flow_state}", base.trim_end_matches("/callback"))
 }
 
@@ -226,7 +215,7 @@ pub async fn start_page(State(state): State<SharedState>, context: StartContext)
 pub async fn start(State(state): State<SharedState>, context: StartContext) -> Response {
     let nonce = context.cookie.unwrap_or_else(crate::vault::random_token);
     let provider_url = match flow::claim(
-        &env(&state, &context.provider),
+        &state.auth.env(&context.provider),
         &context.provider,
         &context.connection,
         &context.flow_state,
@@ -357,7 +346,14 @@ async fn complete(
             "the account's provider is not loaded",
         )
     })?;
-    flow::complete(&env(state, provider), provider, &connection, accepted, code).await
+    flow::complete(
+        &state.auth.env(provider),
+        provider,
+        &connection,
+        accepted,
+        code,
+    )
+    .await
 }
 
 /// A 303 to the app's page with the outcome in the query.

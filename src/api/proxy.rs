@@ -134,7 +134,8 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
         async move { state.upstream.forward(plan, rendered?, body).await }
     };
     let sent = async {
-        let credentials = execute::credentials(state, subject, None)
+        let credentials = subject
+            .credentials(state, None)
             .await
             .map_err(|e| e.with_provider(&provider.key))?;
         let (mut response, _) = send(credentials.clone(), body).await?;
@@ -148,7 +149,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
             && renewable
             && let Some(bytes) = &replayable
         {
-            let fresh = execute::credentials(state, subject, Some(&credentials)).await?;
+            let fresh = subject.credentials(state, Some(&credentials)).await?;
             (response, _) = send(fresh, ForwardBody::Replayable(bytes.clone())).await?;
         }
         Ok::<_, Error>(response)

@@ -57,9 +57,9 @@ pub struct OAuthEnv<'a> {
     pub vault: &'a Vault,
     pub upstream: &'a Upstream,
     /// The gateway's callback URL, registered with the provider.
-    pub redirect_uri: String,
+    pub redirect_uri: &'a str,
     /// The operator's app for `managed` connections of this provider.
-    pub managed: Option<ClientCredentials>,
+    pub managed: Option<&'a ClientCredentials>,
     pub metrics: &'a crate::metrics::Metrics,
 }
 
@@ -181,7 +181,8 @@ fn provider_url(
     let oauth: AuthClient = oauth2::Client::new(ClientId::new(client.client_id.clone()))
         .set_auth_uri(AuthUrl::new(auth_url).map_err(|_| invalid_endpoint(provider))?)
         .set_redirect_uri(
-            RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+            RedirectUrl::new(env.redirect_uri.to_owned())
+                .map_err(|_| invalid_endpoint(provider))?,
         );
     let mut request = oauth.authorize_url(|| CsrfToken::new(state.to_owned()));
     if !scopes.is_empty() {
@@ -355,7 +356,7 @@ pub async fn complete(
         .ok_or_else(|| Error::new(ErrorCode::Internal, "the provider has no token_url"))?;
     let url = engine::render_auth_url(provider, token_url, &connection.config)?;
     let oauth = token_client(provider, auth, &client, &url)?.set_redirect_uri(
-        RedirectUrl::new(env.redirect_uri.clone()).map_err(|_| invalid_endpoint(provider))?,
+        RedirectUrl::new(env.redirect_uri.to_owned()).map_err(|_| invalid_endpoint(provider))?,
     );
     let mut request = oauth.exchange_code(AuthorizationCode::new(code.to_owned()));
     if let Some(sealed) = &accepted.state.code_verifier {
@@ -365,7 +366,7 @@ pub async fn complete(
     for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let http = super::token::http_client(env.upstream, REQUEST_TIMEOUT);
+    let http = super::token::http_client(env.upstream, &provider.key, REQUEST_TIMEOUT);
     let response = request
         .request_async(&http)
         .await
@@ -504,14 +505,10 @@ pub async fn revoke(
         let request = request
             .body(form.into_bytes())
             .map_err(|_| invalid_endpoint(provider))?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorCode::UpstreamTimeout,
-                    "the revocation endpoint did not answer",
-                )
-            })??;
+        let response = env
+            .upstream
+            .exchange(&provider.key, request, REQUEST_TIMEOUT)
+            .await?;
         Ok::<bool, Error>(response.status().is_success())
     };
     match attempt.await {
@@ -763,9 +760,10 @@ async fn fetch_json(
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
         .map_err(|_| invalid_endpoint(provider).message)?;
-    let response = tokio::time::timeout(REQUEST_TIMEOUT, env.upstream.exchange(request))
+    let response = env
+        .upstream
+        .exchange(&provider.key, request, REQUEST_TIMEOUT)
         .await
-        .map_err(|_| "no answer in time".to_owned())?
         .map_err(|e| e.message)?;
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status().as_u16()));
@@ -780,7 +778,7 @@ fn client_of(
     connection: &Connection,
 ) -> Result<ClientCredentials, Error> {
     if connection.managed {
-        return env.managed.clone().ok_or_else(|| {
+        return env.managed.cloned().ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidRequest,
                 format!("no managed OAuth app is configured for `{}`", provider.key),

@@ -1,39 +1,174 @@
-//! Credentials for calls: opened from the vault, or obtained from a token
-//! endpoint.
+//! Credentials for calls: opened from the vault, refreshed, or obtained
+//! from a token endpoint.
 //!
-//! `oauth2_client_credentials` providers need no user authorization: the
-//! connection's client id and secret buy an access token (RFC 6749 section
-//! 4.4), which is cached per connection until shortly before it expires.
-//! Fetching is single-flight: however many calls find the token missing or
-//! stale at once, one request goes to the token endpoint and the others wait
-//! for its answer.
+//! [`Resolver`] decides, by the connection's auth method, which credentials
+//! a call injects: the account's own, opened from the vault (the common
+//! case, which costs nothing more); an OAuth account's, refreshed first when
+//! its access token expires or the provider just refused it (`refresh`); or,
+//! for `oauth2_client_credentials` providers, a token the connection's
+//! client id and secret buy (RFC 6749 section 4.4), cached per connection
+//! until shortly before it expires. Fetching is single-flight: however many
+//! calls find the token missing or stale at once, one request goes to the
+//! token endpoint and the others wait for its answer. The resolver also
+//! hands the authorization code flow (`flow`) its view of the gateway.
+//!
+//! **Architecture invariant:** `auth` never imports `api`: handlers ask the
+//! resolver, the resolver never asks a handler.
 
 pub mod flow;
 pub mod identity;
 pub mod refresh;
 pub mod token;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use oauth2::Scope;
 use serde_json::{Map, Value};
 
+use crate::config::Config;
 use crate::engine;
 use crate::error::{Error, ErrorCode};
-use crate::registry::{Auth, Provider};
-use crate::store::Connection;
+use crate::metrics::Metrics;
+use crate::registry::{Auth, Provider, Specs};
+use crate::spec::AuthType;
+use crate::store::{ConnectedAccount, Connection, Store};
 use crate::upstream::Upstream;
 use crate::vault::Vault;
+use flow::OAuthEnv;
+use refresh::Refresher;
 use token::{ClientCredentials, read_tokens, token_client, token_error};
 
 /// How long a token endpoint may take to answer.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Resolves the credentials of calls, and gives the OAuth flow its view of
+/// the gateway. Built once at start; every call shares it.
+pub struct Resolver {
+    store: Store,
+    vault: Arc<Vault>,
+    upstream: Upstream,
+    metrics: Metrics,
+    /// The gateway's OAuth callback URL, registered with providers.
+    redirect_uri: String,
+    /// The operator's shared OAuth apps by provider (`managed_oauth_apps`).
+    managed_apps: BTreeMap<String, ClientCredentials>,
+    /// How long before its expiry a token is renewed.
+    skew: Duration,
+    refresher: Refresher,
+    client_tokens: ClientTokens,
+}
+
+impl Resolver {
+    /// A resolver for the gateway of `config`, whose OAuth callback is
+    /// `redirect_uri`.
+    pub fn new(
+        config: &Config,
+        redirect_uri: String,
+        store: Store,
+        vault: Arc<Vault>,
+        upstream: Upstream,
+        metrics: Metrics,
+    ) -> Resolver {
+        Resolver {
+            store,
+            vault,
+            upstream,
+            metrics,
+            redirect_uri,
+            managed_apps: config.managed_oauth_apps.clone(),
+            skew: Duration::from_secs(config.token_refresh_skew_s),
+            refresher: Refresher::default(),
+            client_tokens: ClientTokens::default(),
+        }
+    }
+
+    /// The credentials a call on `account` injects, by the connection's
+    /// `auth` method: the account's own (refreshed first when its OAuth
+    /// token expires), or for client-credentials providers a token fetched
+    /// for the connection. `refused` are credentials the provider just
+    /// refused: they are renewed whatever their expiry says.
+    pub async fn credentials(
+        &self,
+        provider: &Provider,
+        auth: &Auth,
+        account: &ConnectedAccount,
+        connection: &Connection,
+        refused: Option<&Map<String, Value>>,
+    ) -> Result<Map<String, Value>, Error> {
+        match auth.kind {
+            // The common case costs nothing more than opening the credentials.
+            AuthType::Oauth2 if refused.is_none() && !refresh::expiring(account, self.skew) => {
+                open_account_credentials(&self.vault, account)
+            }
+            AuthType::Oauth2 => {
+                let force = refused.is_some();
+                let (credentials, _) = self
+                    .refresher
+                    .credentials(
+                        &self.env(provider),
+                        provider,
+                        connection,
+                        account,
+                        force,
+                        self.skew,
+                    )
+                    .await?;
+                Ok(credentials)
+            }
+            AuthType::Oauth2ClientCredentials => {
+                if let Some(stale) = refused
+                    .and_then(|c| c.get("access_token"))
+                    .and_then(Value::as_str)
+                {
+                    self.client_tokens.invalidate(connection, stale).await;
+                }
+                let managed = connection
+                    .managed
+                    .then(|| self.managed_apps.get(&provider.key))
+                    .flatten();
+                let token = self
+                    .client_tokens
+                    .get(
+                        &self.upstream,
+                        &self.vault,
+                        provider,
+                        connection,
+                        managed,
+                        self.skew,
+                    )
+                    .await?;
+                Ok(Map::from_iter([(
+                    "access_token".to_owned(),
+                    Value::String(token),
+                )]))
+            }
+            _ => open_account_credentials(&self.vault, account),
+        }
+    }
+
+    /// What the OAuth flow needs of the gateway, for `provider`.
+    pub fn env(&self, provider: &Provider) -> OAuthEnv<'_> {
+        OAuthEnv {
+            store: &self.store,
+            vault: &self.vault,
+            upstream: &self.upstream,
+            redirect_uri: &self.redirect_uri,
+            managed: self.managed_apps.get(&provider.key),
+            metrics: &self.metrics,
+        }
+    }
+
+    /// The gateway's OAuth callback URL.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+}
+
 /// Access tokens of client-credentials connections, per process.
 #[derive(Default)]
-pub struct ClientTokens {
+struct ClientTokens {
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
 }
 
@@ -45,14 +180,15 @@ struct CachedToken {
 }
 
 impl ClientTokens {
-    /// A valid access token for `connection`, fetched when missing or stale.
-    pub async fn get(
+    /// A valid access token for `connection`, fetched when missing or stale
+    /// with `client` (else the connection's own client credentials).
+    async fn get(
         &self,
         upstream: &Upstream,
         vault: &Vault,
         provider: &Provider,
         connection: &Connection,
-        client: Option<ClientCredentials>,
+        client: Option<&ClientCredentials>,
         skew: Duration,
     ) -> Result<String, Error> {
         let slot = self.slot(connection);
@@ -62,11 +198,15 @@ impl ClientTokens {
         {
             return Ok(token.access_token.clone());
         }
+        let own;
         let client = match client {
             Some(c) => c,
-            None => connection_client(vault, provider, connection)?,
+            None => {
+                own = connection_client(vault, provider, connection)?;
+                &own
+            }
         };
-        let tokens = fetch(upstream, provider, connection, &client).await?;
+        let tokens = fetch(upstream, provider, connection, client).await?;
         let fresh_until = tokens
             .expires_in
             .map(|e| Instant::now() + e.saturating_sub(skew));
@@ -79,7 +219,7 @@ impl ClientTokens {
 
     /// Forgets `stale` (a token the provider refused), unless another call
     /// has replaced it already.
-    pub async fn invalidate(&self, connection: &Connection, stale: &str) {
+    async fn invalidate(&self, connection: &Connection, stale: &str) {
         let slot = self.slot(connection);
         let mut cached = slot.lock().await;
         if cached.as_ref().is_some_and(|t| t.access_token == stale) {
@@ -100,7 +240,7 @@ impl ClientTokens {
 /// An account's credentials, opened; an account without any has none.
 pub fn open_account_credentials(
     vault: &Vault,
-    account: &crate::store::ConnectedAccount,
+    account: &ConnectedAccount,
 ) -> Result<Map<String, Value>, Error> {
     let Some(sealed) = &account.credentials else {
         return Ok(Map::new());
@@ -167,7 +307,7 @@ async fn fetch(
     for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let http = token::http_client(upstream, TOKEN_TIMEOUT);
+    let http = token::http_client(upstream, &provider.key, TOKEN_TIMEOUT);
     let response = request
         .request_async(&http)
         .await
@@ -219,25 +359,25 @@ pub fn scopes(provider: &Provider, connection: &Connection) -> Vec<String> {
 /// refresh token revokes the account (as on any refresh); a transient
 /// failure is tried again next round. Returns how many accounts were
 /// refreshed.
-pub async fn upkeep(state: &crate::api::AppState, idle: Option<Duration>) -> usize {
+pub async fn upkeep(resolver: &Resolver, specs: &Specs, idle: Option<Duration>) -> usize {
+    let store = &resolver.store;
     let now_ms = crate::clock::now_ms();
-    let _ = state.store.purge_oauth_states(now_ms).await;
-    let _ = state.store.purge_expired_links(now_ms).await;
+    let _ = store.purge_oauth_states(now_ms).await;
+    let _ = store.purge_expired_links(now_ms).await;
     let Some(idle) = idle else {
         return 0;
     };
     // The same fixed-width text as stored values, so the comparison in SQL
     // is a comparison of times.
     let before = crate::clock::text(time::OffsetDateTime::now_utc() - idle);
-    let accounts = match state.store.idle_accounts(&before, 100).await {
+    let accounts = match store.idle_accounts(&before, 100).await {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(error = %e, "upkeep could not list idle accounts");
             return 0;
         }
     };
-    let registry = state.specs.current();
-    let skew = Duration::from_secs(state.config.token_refresh_skew_s);
+    let registry = specs.current();
     let mut refreshed = 0;
     for account in accounts {
         let Some(provider) = registry.provider(&account.provider) else {
@@ -246,16 +386,22 @@ pub async fn upkeep(state: &crate::api::AppState, idle: Option<Duration>) -> usi
         if provider.auth_for("oauth2").is_none() {
             continue;
         }
-        let Ok(Some(connection)) = state.store.get_connection(&account.connection_id).await else {
+        let Ok(Some(connection)) = store.get_connection(&account.connection_id).await else {
             continue;
         };
         if connection.auth_type != "oauth2" {
             continue;
         }
-        let env = crate::api::oauth_env(state, provider);
-        match state
+        match resolver
             .refresher
-            .credentials(&env, provider, &connection, &account, true, skew)
+            .credentials(
+                &resolver.env(provider),
+                provider,
+                &connection,
+                &account,
+                true,
+                resolver.skew,
+            )
             .await
         {
             Ok(_) => refreshed += 1,

@@ -169,7 +169,7 @@ async fn refresh(
         .with_detail("status", "expired"));
     };
     let client = match connection.managed {
-        true => env.managed.clone().ok_or_else(|| {
+        true => env.managed.cloned().ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidRequest,
                 "no managed OAuth app is configured for this provider",
@@ -190,7 +190,7 @@ async fn refresh(
     for (k, v) in &auth.token_params {
         request = request.add_extra_param(k.clone(), v.clone());
     }
-    let http = super::token::http_client(env.upstream, TIMEOUT);
+    let http = super::token::http_client(env.upstream, &provider.key, TIMEOUT);
     let response = match request.request_async(&http).await {
         Ok(r) => r,
         Err(RequestTokenError::ServerResponse(r)) if r.error().as_ref() == "invalid_grant" => {
@@ -209,10 +209,15 @@ async fn refresh(
         }
         Err(e) => {
             let e = token_error(&provider.key, e);
-            return Err(Error::new(
+            let failed = Error::new(
                 ErrorCode::UpstreamUnavailable,
                 format!("could not refresh the account's token: {}", e.message),
-            ));
+            );
+            // An open circuit says when to try again.
+            return Err(match e.retry_after_s {
+                Some(s) => failed.with_retry_after(s),
+                None => failed,
+            });
         }
     };
     let tokens = read_tokens(response.raw(), &auth.token_response).ok_or_else(|| {

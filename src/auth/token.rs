@@ -203,26 +203,28 @@ pub fn token_client(
         .set_token_uri(url))
 }
 
-/// The HTTP function the `oauth2` crate sends token requests through: the
-/// gateway's own client, with the given timeout.
-pub fn http_client(
-    upstream: &Upstream,
+/// The HTTP function the `oauth2` crate sends `provider`'s token requests
+/// through: the gateway's own client, with the given timeout, behind the
+/// provider's circuit breaker and in its upstream metrics
+/// ([`Upstream::exchange`]).
+pub fn http_client<'a>(
+    upstream: &'a Upstream,
+    provider: &'a str,
     timeout: Duration,
 ) -> impl Fn(
     oauth2::HttpRequest,
 ) -> std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, TokenHttpError>> + Send>,
-> + '_ {
+> + 'a {
     move |request| {
-        let upstream = upstream.clone();
+        // Owned, so the future is 'static: one that borrows would keep the
+        // handlers that await it from proving they are `Send`.
+        let (upstream, provider) = (upstream.clone(), provider.to_owned());
         Box::pin(async move {
-            match tokio::time::timeout(timeout, upstream.exchange(request)).await {
-                Ok(result) => result.map_err(TokenHttpError),
-                Err(_) => Err(TokenHttpError(Error::new(
-                    ErrorCode::UpstreamTimeout,
-                    "the token endpoint did not answer in time",
-                ))),
-            }
+            upstream
+                .exchange(&provider, request, timeout)
+                .await
+                .map_err(TokenHttpError)
         })
     }
 }

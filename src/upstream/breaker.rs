@@ -5,12 +5,19 @@
 //! `upstream_unavailable` instead of piling up connections. After
 //! `cool_down_ms` one call is let through as a probe (half-open); its success
 //! closes the circuit, its failure opens it again.
+//!
+//! [`Breakers`] is the circuits' state; `Upstream::through_breaker` is the
+//! layer that asks it before an attempt and tells it how the attempt went.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+
+use super::{Answered, Attempted, Upstream};
+use crate::error::{Error, ErrorCode};
 
 /// Breaker settings (config `upstream.circuit_breaker`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -138,6 +145,49 @@ impl Breakers {
             Some((until, _)) if Instant::now() < until => CircuitState::Open,
             Some(_) => CircuitState::HalfOpen,
         }
+    }
+}
+
+// === impl Upstream: the breaker layer ===
+
+impl Upstream {
+    /// The breaker layer: runs `attempt` when `host`'s circuit lets it
+    /// through, and records whether the host answered healthily; while the
+    /// circuit is open, fails at once with `upstream_unavailable` and sends
+    /// nothing (`attempt` is not even built).
+    pub(super) async fn through_breaker<T, F, Fut>(
+        &self,
+        provider: &str,
+        host: &str,
+        attempt: F,
+    ) -> Result<Attempted<T>, Error>
+    where
+        T: Answered,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Attempted<T>>,
+    {
+        if let Admission::Refuse(left) = self.breakers.admit(host) {
+            self.metrics
+                .circuit_rejections
+                .with_label_values(&[provider])
+                .inc();
+            return Err(Error::new(
+                ErrorCode::UpstreamUnavailable,
+                format!("{host} is failing; calls to it pause for a moment (circuit open)"),
+            )
+            .with_retry_after(left.as_secs().max(1)));
+        }
+        let attempted = attempt().await;
+        let healthy = attempted.healthy();
+        let state = self.breakers.record(host, healthy);
+        self.metrics
+            .circuit_state
+            .with_label_values(&[provider])
+            .set(state.as_gauge());
+        if state == CircuitState::Open && !healthy {
+            tracing::warn!(provider, host, "circuit open");
+        }
+        Ok(attempted)
     }
 }
 

@@ -23,7 +23,10 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::error::Error;
+use std::time::Instant;
+
+use super::{CallPlan, Upstream};
+use crate::error::{Error, ErrorCode};
 use crate::spec::RateLimitSpec;
 use shared::{Gcra, SharedLimit, SharedLimits, Verdict};
 
@@ -204,6 +207,46 @@ impl ProviderLimit {
         match (own, whole) {
             (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
             (a, b) => a.or(b),
+        }
+    }
+}
+
+// === impl Upstream: the rate-limit layer ===
+
+impl Upstream {
+    /// The rate-limit layer, outermost: waits for the account's and
+    /// provider's limits, or fails with `rate_limited` when the wait would
+    /// be too long (past `rate_limit_wait_ms` or the call's deadline).
+    pub(super) async fn wait_for_rate_limit(&self, plan: &CallPlan<'_>) -> Result<(), Error> {
+        let Some(limit) = &plan.rate_limit else {
+            return Ok(());
+        };
+        loop {
+            let Some((wait, scope)) = limit.check(plan.account).await? else {
+                return Ok(());
+            };
+            let allowed = Duration::from_millis(self.config.rate_limit_wait_ms);
+            let time_left = plan.deadline.saturating_duration_since(Instant::now());
+            if wait > allowed || wait >= time_left {
+                self.metrics
+                    .rate_limited
+                    .with_label_values(&[plan.provider, scope, "rejected"])
+                    .inc();
+                return Err(Error::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "this {scope}'s request rate to {} is at its limit",
+                        plan.provider
+                    ),
+                )
+                .with_retry_after(wait.as_secs_f64().ceil().max(1.0) as u64)
+                .with_detail("limit", scope));
+            }
+            self.metrics
+                .rate_limited
+                .with_label_values(&[plan.provider, scope, "waited"])
+                .inc();
+            tokio::time::sleep(wait).await;
         }
     }
 }

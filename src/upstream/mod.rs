@@ -5,12 +5,28 @@
 //! (ALPN), rustls with the Mozilla roots (plus any extra CA certificates the
 //! operator configures), a connect timeout, and a bound on response size.
 //!
-//! [`Upstream::call`] wraps each request in, outermost first: the client-side
-//! rate limits (`limit`, so waiting never counts against a provider), the
-//! circuit breaker of the provider's host (`breaker`, so an unhealthy host is
-//! not hammered), the per-attempt timeout, and the retry loop (`retry`), all
-//! within the call's deadline. Transport failures become contract errors
-//! here; the engine sees either a [`ProviderResponse`] or an [`Error`].
+//! Every attempt of [`Upstream::call`] and [`Upstream::forward`] passes
+//! these layers, each its own function, composed in one place
+//! (`Upstream::attempts`), outermost first:
+//!
+//! 1. the client-side rate limits (`limit`, `Upstream::wait_for_rate_limit`):
+//!    outermost, so waiting for a turn never counts against a provider or
+//!    its breaker;
+//! 2. the circuit breaker of the provider's host (`breaker`,
+//!    `Upstream::through_breaker`): an unhealthy host is not hammered, and
+//!    every attempt it lets through is recorded as healthy or not;
+//! 3. the attempt itself under its timeout (`Upstream::timed`): the
+//!    attempt's own limit or what remains of the call's deadline, whichever
+//!    is less, measured in the upstream metrics;
+//! 4. the retry policy (`retry`, `RetryPolicy::again`): whether another
+//!    attempt follows, and after what pause, within the deadline.
+//!
+//! [`Upstream::exchange`] (a provider's OAuth token, revocation and
+//! discovery requests) passes layers 2 and 3 only: the same breakers and
+//! metrics, no rate limit, no retry.
+//!
+//! Transport failures become contract errors here; the engine sees either a
+//! [`ProviderResponse`] or an [`Error`].
 
 pub mod breaker;
 pub mod limit;
@@ -37,7 +53,7 @@ use serde::Deserialize;
 use crate::engine::{ProviderResponse, RenderedRequest};
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
-use breaker::{Admission, BreakerConfig, Breakers, CircuitState};
+use breaker::{BreakerConfig, Breakers};
 use limit::ProviderLimit;
 use retry::{RetryConfig, RetryPolicy};
 
@@ -114,7 +130,7 @@ impl Answered for ProviderResponse {
     }
 }
 
-impl Answered for http::Response<Incoming> {
+impl<B> Answered for http::Response<B> {
     fn status(&self) -> u16 {
         self.status().as_u16()
     }
@@ -156,6 +172,21 @@ pub struct CallPlan<'a> {
 pub struct Answer {
     pub response: ProviderResponse,
     pub attempts: u32,
+}
+
+/// How one attempt ended, once through its timeout.
+enum Attempted<T> {
+    Answered(T),
+    Failed(AttemptError),
+    TimedOut,
+}
+
+impl<T: Answered> Attempted<T> {
+    /// Whether the attempt speaks for a healthy host: it answered, below
+    /// 500 (a 4xx is the caller's problem, not the host's).
+    fn healthy(&self) -> bool {
+        matches!(self, Attempted::Answered(r) if r.status() < 500)
+    }
 }
 
 /// How one attempt failed.
@@ -274,11 +305,11 @@ impl Upstream {
 
     /// Sends `req` with the resilience of the module docs.
     pub async fn call(&self, plan: &CallPlan<'_>, req: RenderedRequest) -> Result<Answer, Error> {
-        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let host = req.url.host_str().unwrap_or_default();
         // Serialized once; every attempt sends the same bytes.
         let body = body_bytes(&req);
         let (response, attempts) = self
-            .attempts(plan, &host, true, || {
+            .attempts(plan, host, true, || {
                 self.attempt(plan.provider, &req, body.clone())
             })
             .await?;
@@ -346,13 +377,13 @@ impl Upstream {
         req: RenderedRequest,
         body: ForwardBody,
     ) -> Result<(http::Response<Incoming>, u32), Error> {
-        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let host = req.url.host_str().unwrap_or_default();
         let (replayable, mut stream) = match body {
             ForwardBody::Replayable(bytes) => (Some(bytes), None),
             ForwardBody::Stream(s) => (None, Some(s)),
         };
         let again = replayable.is_some();
-        self.attempts(plan, &host, again, || {
+        self.attempts(plan, host, again, || {
             let body = match &replayable {
                 Some(bytes) => full(bytes.clone()),
                 // Sent at most once: `attempts` does not repeat a stream.
@@ -363,9 +394,11 @@ impl Upstream {
         .await
     }
 
-    /// The attempt loop, outermost first: rate limits, circuit breaker,
-    /// per-attempt timeout, retries (only when `repeatable`), all within the
-    /// plan's deadline.
+    /// The layers of the module docs, composed: each attempt waits for the
+    /// rate limits, passes the breaker and runs under its timeout; the retry
+    /// policy then decides whether another follows (only when `repeatable`).
+    /// All within the plan's deadline; the answer comes with how many
+    /// attempts were made.
     async fn attempts<T, F, Fut>(
         &self,
         plan: &CallPlan<'_>,
@@ -389,83 +422,40 @@ impl Upstream {
             if let Err(e) = self.wait_for_rate_limit(plan).await {
                 return fail(e);
             }
-            if let Admission::Refuse(left) = self.breakers.admit(host) {
-                self.metrics
-                    .circuit_rejections
-                    .with_label_values(&[plan.provider])
-                    .inc();
-                let e = Error::new(
-                    ErrorCode::UpstreamUnavailable,
-                    format!("{host} is failing; calls to it pause for a moment (circuit open)"),
-                )
-                .with_retry_after(left.as_secs().max(1));
-                return fail(e);
-            }
             let remaining = plan.deadline.saturating_duration_since(Instant::now());
             let budget = remaining.min(Duration::from_millis(self.config.attempt_timeout_ms));
-            let started = Instant::now();
-            let outcome = tokio::time::timeout(budget, attempt()).await;
-            self.metrics
-                .upstream_seconds
-                .with_label_values(&[plan.provider])
-                .observe(started.elapsed().as_secs_f64());
-
-            let (retryable, wait, result) = match outcome {
-                Ok(Ok(response)) => {
-                    let status = response.status();
-                    self.metrics
-                        .upstream_responses
-                        .with_label_values(&[plan.provider, &status.to_string()])
-                        .inc();
-                    self.note_health(plan.provider, host, status < 500);
-                    let retryable = plan.idempotent && plan.retry.retries_status(status);
-                    let wait = plan.retry.server_delay(response.headers());
-                    (retryable, wait, Ok(response))
-                }
-                Ok(Err(AttemptError { error, unsent })) => {
-                    self.note_health(plan.provider, host, false);
+            let attempted = self
+                .through_breaker(plan.provider, host, || {
+                    self.timed(plan.provider, budget, attempt())
+                })
+                .await;
+            let (retryable, asked, result) = match attempted {
+                Err(refused) => return fail(refused),
+                Ok(Attempted::Answered(response)) => (
+                    plan.idempotent && plan.retry.retries_status(response.status()),
+                    plan.retry.server_delay(response.headers()),
+                    Ok(response),
+                ),
+                Ok(Attempted::Failed(AttemptError { error, unsent })) => {
                     (unsent || plan.idempotent, None, Err(error))
                 }
-                Err(_) => {
-                    self.note_health(plan.provider, host, false);
-                    self.metrics
-                        .upstream_timeouts
-                        .with_label_values(&[plan.provider])
-                        .inc();
-                    let message = if budget < remaining {
-                        format!(
-                            "the provider did not answer one attempt within {} ms",
-                            budget.as_millis()
-                        )
-                    } else {
-                        format!(
-                            "the provider did not answer within {} ms",
-                            plan.budget.as_millis()
-                        )
-                    };
-                    (
-                        plan.idempotent,
-                        None,
-                        Err(Error::new(ErrorCode::UpstreamTimeout, message)),
-                    )
-                }
+                Ok(Attempted::TimedOut) => (
+                    plan.idempotent,
+                    None,
+                    Err(timed_out(plan, budget, remaining)),
+                ),
             };
-            // A provider asking for a longer pause than the gateway would ever
-            // wait gets its answer passed on (with `retry_after_s`) at once.
-            let too_long = wait.is_some_and(|w| w > plan.retry.max_delay());
-            let delay = wait.unwrap_or_else(|| plan.retry.backoff(attempts));
             let time_left = plan.deadline.saturating_duration_since(Instant::now());
-            if !repeatable
-                || !retryable
-                || too_long
-                || attempts >= plan.retry.max_attempts
-                || delay >= time_left
-            {
+            let pause = match repeatable && retryable {
+                true => plan.retry.again(attempts, asked, time_left),
+                false => None,
+            };
+            let Some(pause) = pause else {
                 return match result {
                     Ok(response) => Ok((response, attempts)),
                     Err(e) => fail(e),
                 };
-            }
+            };
             let reason = match &result {
                 Ok(r) => r.status().to_string(),
                 Err(e) => e.code.as_str().to_owned(),
@@ -474,82 +464,83 @@ impl Upstream {
                 .retries
                 .with_label_values(&[plan.provider, &reason])
                 .inc();
-            tokio::time::sleep(delay).await;
+            tokio::time::sleep(pause).await;
         }
     }
 
-    /// Waits for the account's and provider's rate limits, or fails with
-    /// `rate_limited` when the wait would be too long.
-    async fn wait_for_rate_limit(&self, plan: &CallPlan<'_>) -> Result<(), Error> {
-        let Some(limit) = &plan.rate_limit else {
-            return Ok(());
-        };
-        loop {
-            let Some((wait, scope)) = limit.check(plan.account).await? else {
-                return Ok(());
-            };
-            let allowed = Duration::from_millis(self.config.rate_limit_wait_ms);
-            let time_left = plan.deadline.saturating_duration_since(Instant::now());
-            if wait > allowed || wait >= time_left {
-                self.metrics
-                    .rate_limited
-                    .with_label_values(&[plan.provider, scope, "rejected"])
-                    .inc();
-                return Err(Error::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "this {scope}'s request rate to {} is at its limit",
-                        plan.provider
-                    ),
-                )
-                .with_retry_after(wait.as_secs_f64().ceil().max(1.0) as u64)
-                .with_detail("limit", scope));
-            }
-            self.metrics
-                .rate_limited
-                .with_label_values(&[plan.provider, scope, "waited"])
-                .inc();
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    fn note_health(&self, provider: &str, host: &str, healthy: bool) {
-        let state = self.breakers.record(host, healthy);
+    /// The timeout layer: runs one attempt within `budget`, and measures
+    /// it (its duration, and its status or its running out of time).
+    async fn timed<T: Answered>(
+        &self,
+        provider: &str,
+        budget: Duration,
+        attempt: impl Future<Output = Result<T, AttemptError>>,
+    ) -> Attempted<T> {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(budget, attempt).await;
         self.metrics
-            .circuit_state
+            .upstream_seconds
             .with_label_values(&[provider])
-            .set(state.as_gauge());
-        if state == CircuitState::Open && !healthy {
-            tracing::warn!(provider, host, "circuit open");
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(Ok(response)) => {
+                self.metrics
+                    .upstream_responses
+                    .with_label_values(&[provider, &response.status().to_string()])
+                    .inc();
+                Attempted::Answered(response)
+            }
+            Ok(Err(e)) => Attempted::Failed(e),
+            Err(_) => {
+                self.metrics
+                    .upstream_timeouts
+                    .with_label_values(&[provider])
+                    .inc();
+                Attempted::TimedOut
+            }
         }
     }
 
-    /// Sends a request built elsewhere (OAuth token requests) once, reading
-    /// the bounded response. Transport failures are `upstream_unavailable`.
+    /// Sends a request built elsewhere for `provider` (an OAuth token
+    /// request, a revocation, a discovery lookup) once, within `timeout`,
+    /// and reads the bounded response. It passes the same breaker as the
+    /// provider's tool calls and is measured in the same metrics (layers 2
+    /// and 3 of the module docs): a token endpoint that is down opens its
+    /// host's circuit, and its 4xx answers (`invalid_grant`) are a healthy
+    /// host. No rate limit (an account's limit is for its calls) and no
+    /// retry (a grant is not sent twice).
     pub async fn exchange(
         &self,
+        provider: &str,
         request: http::Request<Vec<u8>>,
+        timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, Error> {
-        let host = request.uri().host().unwrap_or_default().to_owned();
         let (mut parts, body) = request.into_parts();
+        let host = parts.uri.host().unwrap_or_default().to_owned();
+        let host = host.as_str();
         parts
             .headers
             .entry(USER_AGENT)
             .or_insert_with(|| self.user_agent.clone());
         let request = Request::from_parts(parts, full(Bytes::from(body)));
-        let unavailable =
-            |what: &str| Error::new(ErrorCode::UpstreamUnavailable, format!("{what} {host}"));
-        let response = self.client.request(request).await.map_err(|e| {
-            tracing::warn!(host, error = %error_chain(&e), "token endpoint transport error");
-            unavailable("could not reach the token endpoint at")
-        })?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, self.max_response_bytes)
-            .collect()
-            .await
-            .map_err(|_| unavailable("the response broke off or was too large from"))?
-            .to_bytes();
-        Ok(http::Response::from_parts(parts, body.to_vec()))
+        let once = async {
+            let response = self.dispatch(provider, host, request).await?;
+            let (parts, body) = self.read_whole(response, host).await?;
+            Ok(http::Response::from_parts(parts, body.to_vec()))
+        };
+        let attempted = self
+            .through_breaker(provider, host, || self.timed(provider, timeout, once))
+            .await;
+        match attempted {
+            Ok(Attempted::Answered(response)) => Ok(response),
+            Ok(Attempted::Failed(e)) => Err(e.error.with_provider(provider)),
+            Ok(Attempted::TimedOut) => Err(Error::new(
+                ErrorCode::UpstreamTimeout,
+                format!("{host} did not answer within {} ms", timeout.as_millis()),
+            )
+            .with_provider(provider)),
+            Err(refused) => Err(refused.with_provider(provider)),
+        }
     }
 
     /// Sends one request and reads the whole (bounded) response.
@@ -559,10 +550,25 @@ impl Upstream {
         req: &RenderedRequest,
         body: Bytes,
     ) -> Result<ProviderResponse, AttemptError> {
-        let host = req.url.host_str().unwrap_or_default().to_owned();
+        let host = req.url.host_str().unwrap_or_default();
         let response = self.send(provider, req, full(body)).await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let (parts, body) = self.read_whole(response, host).await?;
+        Ok(ProviderResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body.to_vec(),
+        })
+    }
+
+    /// The head and whole body of an answer from `host`; a body larger than
+    /// `max_response_bytes` is refused (unread when its declared length
+    /// says so).
+    async fn read_whole(
+        &self,
+        response: http::Response<Incoming>,
+        host: &str,
+    ) -> Result<(http::response::Parts, Bytes), AttemptError> {
+        let (parts, body) = response.into_parts();
         let too_large = || AttemptError {
             error: Error::new(
                 ErrorCode::ProviderError,
@@ -571,17 +577,18 @@ impl Upstream {
                     self.max_response_bytes
                 ),
             )
-            .with_upstream_status(status),
+            .with_upstream_status(parts.status.as_u16()),
             unsent: false,
         };
-        let declared = headers
+        let declared = parts
+            .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_response_bytes) {
             return Err(too_large());
         }
-        let body = Limited::new(response.into_body(), self.max_response_bytes)
+        let body = Limited::new(body, self.max_response_bytes)
             .collect()
             .await
             .map_err(|e| {
@@ -600,12 +607,25 @@ impl Upstream {
                 }
             })?
             .to_bytes();
-        Ok(ProviderResponse {
-            status,
-            headers,
-            body: body.to_vec(),
-        })
+        Ok((parts, body))
     }
+}
+
+/// The error of an attempt that ran out of `budget` when `remaining` was
+/// left of the call: its own time, or the call's.
+fn timed_out(plan: &CallPlan<'_>, budget: Duration, remaining: Duration) -> Error {
+    let message = if budget < remaining {
+        format!(
+            "the provider did not answer one attempt within {} ms",
+            budget.as_millis()
+        )
+    } else {
+        format!(
+            "the provider did not answer within {} ms",
+            plan.budget.as_millis()
+        )
+    };
+    Error::new(ErrorCode::UpstreamTimeout, message)
 }
 
 /// The bytes of a rendered request's body (empty when it has none).
@@ -656,6 +676,17 @@ impl Upstream {
                 .headers_mut()
                 .insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
         }
+        self.dispatch(provider, host, request).await
+    }
+
+    /// Hands a request for `host` to the client; the answer's head.
+    /// Transport failures say whether the request left.
+    async fn dispatch(
+        &self,
+        provider: &str,
+        host: &str,
+        request: Request<OutBody>,
+    ) -> Result<http::Response<Incoming>, AttemptError> {
         self.client.request(request).await.map_err(|e| {
             let unsent = e.is_connect();
             let what = transport_failure(&e, host);

@@ -80,6 +80,25 @@ impl RetryPolicy {
         self.on_status.contains(&status)
     }
 
+    /// The retry layer's decision after attempt number `attempts` failed in
+    /// a way that may be retried: the pause before the next attempt, or
+    /// `None` when the last answer stands (the attempts are used up, the
+    /// provider `asked` for a longer pause than the gateway ever waits, or
+    /// the pause would not end within `time_left` of the deadline). The
+    /// pause is what the provider asked, else the backoff.
+    pub fn again(
+        &self,
+        attempts: u32,
+        asked: Option<Duration>,
+        time_left: Duration,
+    ) -> Option<Duration> {
+        if attempts >= self.max_attempts || asked.is_some_and(|w| w > self.max_delay) {
+            return None;
+        }
+        let pause = asked.unwrap_or_else(|| self.backoff(attempts));
+        (pause < time_left).then_some(pause)
+    }
+
     /// Full-jitter backoff before retry number `retry` (1 for the first).
     pub fn backoff(&self, retry: u32) -> Duration {
         let exp = self.base_delay.saturating_mul(
@@ -157,6 +176,37 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn another_attempt_follows_while_attempts_and_time_are_left() {
+        let config = RetryConfig {
+            max_attempts: 3,
+            base_delay_ms: 0,
+            max_delay_ms: 5_000,
+            ..RetryConfig::default()
+        };
+        let p = RetryPolicy::new(&config, None);
+        let s = Duration::from_secs;
+        // (attempts made, pause asked by the provider, time left) → pause
+        let cases = [
+            (1, None, s(10), Some(s(0))),
+            (2, None, s(10), Some(s(0))),
+            (3, None, s(10), None),
+            (1, Some(s(2)), s(10), Some(s(2))),
+            (1, Some(s(5)), s(10), Some(s(5))),
+            (1, Some(s(6)), s(60), None),
+            (1, Some(s(2)), s(2), None),
+            (1, Some(s(2)), s(1), None),
+            (1, None, Duration::ZERO, None),
+        ];
+        for (attempts, asked, time_left, expected) in cases {
+            assert_eq!(
+                p.again(attempts, asked, time_left),
+                expected,
+                "{attempts} attempts, asked {asked:?}, {time_left:?} left"
+            );
+        }
     }
 
     #[test]

@@ -105,6 +105,27 @@ pub async fn keyed_call(
     (status, json)
 }
 
+/// How many requests `mock` received on `path`.
+pub async fn requests_to(mock: &wiremock::MockServer, path: &str) -> usize {
+    mock.received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == path)
+        .count()
+}
+
+/// Fails unless the metrics text holds each of `series` (name, labels and
+/// value) as one whole line.
+pub fn assert_series(metrics: &str, series: &[&str]) {
+    for one in series {
+        assert!(
+            metrics.lines().any(|line| line == *one),
+            "no `{one}` in the metrics:\n{metrics}"
+        );
+    }
+}
+
 /// The fixtures `flaky` (no rate limit) and `metered` (5 per second per
 /// account, burst 1).
 pub const FLAKY: &str = "tests/fixtures/specs/flaky.yaml";

@@ -167,6 +167,8 @@ LUA
       # RUSTFLAGS="-C force-frame-pointers=yes").
       perf report -i "$WORK/perf.data" --children -g none --sort symbol --stdio 2>/dev/null \
         | grep -E '^ +[0-9].*switchboard::' | sed -E 's/[[:space:]]+$//' | head -n 60 > "$PROFILE.$store.inclusive.txt" || true
+      perf report -i "$WORK/perf.data" --children -g none --sort symbol --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+$//' | head -n 150 > "$PROFILE.$store.children.txt" || true
     fi
     measure proxy "$c" "http://127.0.0.1:$GW_PORT/v1/proxy/$acc/notes/1" "$WORK/proxy.lua"
   done | sed "s/^/$store /"

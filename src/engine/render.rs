@@ -4,6 +4,7 @@
 //! field reported), then method, URL (scheme and host from `base_url` only),
 //! query, headers, body, and last the credentials from `auth.inject`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -15,7 +16,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::error::{Error, ErrorCode, FieldError};
-use crate::registry::{Auth, Body, MaxItems, Part, Provider, Step, Text, Tool, ValueTemplate};
+use crate::registry::{
+    Auth, BaseUrl, Body, MaxItems, Part, Provider, Step, Text, Tool, ValueTemplate,
+};
 use crate::template::{RenderFailure, TemplateId, TemplateSet};
 use crate::url_policy;
 
@@ -172,14 +175,9 @@ pub fn render_step(
     let auth = ctx.auth(provider);
     let request_spec = &step.request;
 
-    let base_template = auth.base_url.as_ref().unwrap_or(&provider.base_url);
-    let base = render_text(templates, base_template, &base_ctx).map_err(fail)?;
-    let base = url_policy::check_base(&base).map_err(|m| {
-        Error::new(
-            ErrorCode::Internal,
-            format!("{}: base_url {m}", provider.key),
-        )
-        .with_provider(&provider.key)
+    let base = base_url(provider, auth, &base_ctx).map_err(|e| match e {
+        BaseFailure::Render(f) => fail(f),
+        BaseFailure::Policy(e) => e,
     })?;
     let path = render_text(templates, &request_spec.path, &base_ctx).map_err(fail)?;
     let mut url = join(&base, &path).map_err(|m| Error::invalid_parameters(vec![field("", m)]))?;
@@ -257,13 +255,9 @@ pub fn render_proxy(
         Error::new(ErrorCode::ReauthorizationRequired, message).with_provider(&provider.key)
     };
     let auth = ctx.auth(provider);
-    let base_template = auth.base_url.as_ref().unwrap_or(&provider.base_url);
-    let base = render_text(templates, base_template, &jinja).map_err(unusable)?;
-    let base = url_policy::check_base(&base).map_err(|m| {
-        Error::new(
-            ErrorCode::Internal,
-            format!("{}: base_url {m}", provider.key),
-        )
+    let base = base_url(provider, auth, &jinja).map_err(|e| match e {
+        BaseFailure::Render(f) => unusable(f),
+        BaseFailure::Policy(e) => e,
     })?;
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -325,9 +319,7 @@ pub fn api_origin(
         ..CallContext::default()
     };
     let jinja = context(&Value::Object(Map::new()), &ctx, None, &Map::new());
-    let base = auth.base_url.as_ref().unwrap_or(&provider.base_url);
-    let text = render_text(&provider.templates, base, &jinja).ok()?;
-    let url = url_policy::check_base(&text).ok()?;
+    let url = base_url(provider, auth, &jinja).ok()?;
     Some(url.origin().ascii_serialization())
 }
 
@@ -429,6 +421,40 @@ fn config(m: Option<&Map<String, Value>>) -> JinjaValue {
     let empty = Map::new();
     let config = JinjaValue::from(Serde(m.unwrap_or(&empty)));
     JinjaValue::from(BTreeMap::from([("config".to_owned(), config)]))
+}
+
+/// Why a base URL could not be had.
+enum BaseFailure {
+    Render(RenderFailure),
+    /// Rendered, but not a URL the gateway may call (the error to answer).
+    Policy(Error),
+}
+
+/// The base URL of `auth`'s requests (its own, else the provider's): parsed
+/// when the spec loaded, or rendered with `jinja` and checked now.
+fn base_url<'p>(
+    provider: &'p Provider,
+    auth: &'p Auth,
+    jinja: &JinjaValue,
+) -> Result<Cow<'p, Url>, BaseFailure> {
+    match auth.base_url.as_ref().unwrap_or(&provider.base_url) {
+        BaseUrl::Literal(url) => Ok(Cow::Borrowed(url)),
+        BaseUrl::Template(id) => {
+            let text = provider
+                .templates
+                .render(*id, jinja)
+                .map_err(BaseFailure::Render)?;
+            url_policy::check_base(&text).map(Cow::Owned).map_err(|m| {
+                BaseFailure::Policy(
+                    Error::new(
+                        ErrorCode::Internal,
+                        format!("{}: base_url {m}", provider.key),
+                    )
+                    .with_provider(&provider.key),
+                )
+            })
+        }
+    }
 }
 
 fn render_text(

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use super::jsonpath::{Condition, OutputPath};
 use super::{
-    AccountConfig, AccountName, Auth, Body, ConfigUses, DEFAULT_MAX_PAGES, Discover, ErrorRule,
-    ErrorRules, Logo, MAX_LOGO_BYTES, MaxItems, OutputField, PageTarget, Pagination, Part,
-    Provider, ProviderOverride, Request, Step, Text, TokenResponsePaths, Tool, ValueTemplate,
+    AccountConfig, AccountName, Auth, BaseUrl, Body, ConfigUses, DEFAULT_MAX_PAGES, Discover,
+    ErrorRule, ErrorRules, Logo, MAX_LOGO_BYTES, MaxItems, OutputField, PageTarget, Pagination,
+    Part, Provider, ProviderOverride, Request, Step, Text, TokenResponsePaths, Tool, ValueTemplate,
 };
 use crate::spec::yaml::escape_pointer;
 use crate::spec::{
@@ -223,14 +223,19 @@ pub(super) fn compile(
         list.dedup();
         return Err(list);
     }
-    let templates = c.templates.build().map_err(|message| {
+    let whole_file = |message: String| {
         vec![Diagnostic {
             file: file.to_path_buf(),
             line: 1,
             column: 1,
             message,
         }]
-    })?;
+    };
+    let templates = c.templates.build().map_err(whole_file)?;
+    // Without diagnostics, base_url compiled (and a literal one was checked).
+    let base_url = base_url
+        .and_then(BaseUrl::from_text)
+        .ok_or_else(|| whole_file("base_url is not a usable URL".to_owned()))?;
     Ok(Provider {
         key: spec.provider,
         display_name: spec.display_name,
@@ -239,7 +244,7 @@ pub(super) fn compile(
         docs_url: spec.docs_url,
         logo,
         setup: spec.setup,
-        base_url: base_url.unwrap_or(Text::Literal(String::new())),
+        base_url,
         headers,
         connection_config: spec.connection_config,
         connection_patterns,
@@ -559,6 +564,7 @@ impl Compiler<'_> {
                     ..scope
                 };
                 self.url(&format!("{at}/base_url"), source, url_scope)
+                    .and_then(BaseUrl::from_text)
             }
             _ => None,
         };

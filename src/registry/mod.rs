@@ -197,7 +197,7 @@ pub struct Provider {
     pub logo: Option<Logo>,
     /// How an operator registers the provider's app (Markdown).
     pub setup: Option<String>,
-    pub base_url: Text,
+    pub base_url: BaseUrl,
     /// Headers on every request, before the tool's own.
     pub headers: Vec<(HeaderName, Text)>,
     pub connection_config: IndexMap<String, ConfigField>,
@@ -248,6 +248,25 @@ impl Provider {
     }
 }
 
+/// A base URL: checked and parsed once when the spec loads, or a template
+/// rendered (and checked) for each request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BaseUrl {
+    Literal(url::Url),
+    Template(TemplateId),
+}
+
+impl BaseUrl {
+    /// A base URL from a compiled URL field (a literal one was checked by
+    /// `url_policy::check_base` when it compiled).
+    pub fn from_text(text: Text) -> Option<BaseUrl> {
+        match text {
+            Text::Literal(s) => crate::url_policy::check_base(&s).ok().map(BaseUrl::Literal),
+            Text::Template(id) => Some(BaseUrl::Template(id)),
+        }
+    }
+}
+
 /// A string field: literal, or a template to render.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Text {
@@ -269,7 +288,7 @@ pub struct Auth {
     pub kind: AuthType,
     pub label: Option<String>,
     /// This method's own base URL, replacing the provider's.
-    pub base_url: Option<Text>,
+    pub base_url: Option<BaseUrl>,
     pub authorization_url: Option<Text>,
     pub token_url: Option<Text>,
     pub refresh_url: Option<Text>,

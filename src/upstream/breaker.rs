@@ -14,7 +14,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -65,11 +66,16 @@ struct Circuit {
     probing: bool,
 }
 
-/// The circuits of every host.
+/// The circuits of the hosts that failed lately. A host whose last attempt
+/// was healthy has none: its circuit is closed with no failure counted.
 #[derive(Debug)]
 pub struct Breakers {
     config: BreakerConfig,
     circuits: Mutex<HashMap<String, Circuit>>,
+    /// How many circuits there are, written under the lock. While it is 0,
+    /// the common case, an attempt is admitted and its success recorded
+    /// without taking the lock (and without allocating).
+    troubled: AtomicUsize,
 }
 
 /// What the breaker allows for one attempt.
@@ -89,6 +95,22 @@ impl Breakers {
         Breakers {
             config,
             circuits: Mutex::new(HashMap::new()),
+            troubled: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Circuit>> {
+        self.circuits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The circuits, locked, unless there are none. The count is read
+    /// without ordering: the map itself is read only under the lock, and a
+    /// count of 0 means the map was empty at that moment (every circuit
+    /// closed, nothing to admit or reset).
+    fn troubled(&self) -> Option<MutexGuard<'_, HashMap<String, Circuit>>> {
+        match self.troubled.load(Ordering::Relaxed) {
+            0 => None,
+            _ => Some(self.lock()),
         }
     }
 
@@ -98,10 +120,9 @@ impl Breakers {
 
     /// Asks to send one attempt to `host`.
     pub fn admit(&self, host: &str) -> Admission {
-        if !self.enabled() {
+        let Some(mut circuits) = self.troubled() else {
             return Admission::Go;
-        }
-        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        };
         let Some(c) = circuits.get_mut(host) else {
             return Admission::Go;
         };
@@ -124,7 +145,7 @@ impl Breakers {
     /// outcome, so the next call probes. Nothing changes when the circuit
     /// has moved on since (an outcome recorded, another cool-down begun).
     fn release(&self, host: &str, half_open_since: Instant) {
-        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut circuits = self.lock();
         if let Some(c) = circuits.get_mut(host)
             && c.probing
             && c.open_until == Some(half_open_since)
@@ -135,27 +156,31 @@ impl Breakers {
 
     /// Records how an admitted attempt went; returns the state afterwards.
     pub fn record(&self, host: &str, success: bool) -> CircuitState {
+        if success {
+            if let Some(mut circuits) = self.troubled()
+                && circuits.remove(host).is_some()
+            {
+                self.troubled.store(circuits.len(), Ordering::Relaxed);
+            }
+            return CircuitState::Closed;
+        }
         if !self.enabled() {
             return CircuitState::Closed;
         }
-        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        let c = circuits.entry(host.to_owned()).or_default();
-        if success {
-            *c = Circuit::default();
-            return CircuitState::Closed;
+        let mut circuits = self.lock();
+        if let Some(c) = circuits.get_mut(host) {
+            return c.failed(&self.config);
         }
-        c.failures += 1;
-        if c.probing || c.failures >= self.config.failure_threshold {
-            c.open_until = Some(Instant::now() + Duration::from_millis(self.config.cool_down_ms));
-            c.probing = false;
-            return CircuitState::Open;
-        }
-        CircuitState::Closed
+        let mut c = Circuit::default();
+        let state = c.failed(&self.config);
+        circuits.insert(host.to_owned(), c);
+        self.troubled.store(circuits.len(), Ordering::Relaxed);
+        state
     }
 
     /// The state of `host`'s circuit now.
     pub fn state(&self, host: &str) -> CircuitState {
-        let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        let circuits = self.lock();
         match circuits
             .get(host)
             .and_then(|c| c.open_until.map(|u| (u, c.probing)))
@@ -164,6 +189,20 @@ impl Breakers {
             Some((until, _)) if Instant::now() < until => CircuitState::Open,
             Some(_) => CircuitState::HalfOpen,
         }
+    }
+}
+
+impl Circuit {
+    /// Counts a failure; the circuit opens at the threshold, or again when
+    /// its probe failed.
+    fn failed(&mut self, config: &BreakerConfig) -> CircuitState {
+        self.failures += 1;
+        if self.probing || self.failures >= config.failure_threshold {
+            self.open_until = Some(Instant::now() + Duration::from_millis(config.cool_down_ms));
+            self.probing = false;
+            return CircuitState::Open;
+        }
+        CircuitState::Closed
     }
 }
 
@@ -291,6 +330,20 @@ mod tests {
         b.record("h", false);
         b.record("h", true);
         assert_eq!(b.record("h", false), CircuitState::Closed);
+    }
+
+    #[test]
+    fn only_failing_hosts_have_a_circuit() {
+        let b = breakers(2, 1_000);
+        b.record("healthy", true);
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 0);
+        b.record("a", false);
+        b.record("b", false);
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 2);
+        b.record("a", true);
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 1);
+        assert_eq!(b.admit("a"), Admission::Go);
+        assert_eq!(b.record("b", false), CircuitState::Open, "b still counts");
     }
 
     #[test]

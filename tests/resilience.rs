@@ -537,6 +537,49 @@ async fn a_probe_whose_caller_goes_away_lets_the_next_call_probe() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_name_lookup_passes_the_providers_breaker() {
+    let desk = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"error": "down"})))
+        .mount(&desk)
+        .await;
+    let setup = Setup::new(specs_dir(&["tests/fixtures/connect/desk.yaml"]))
+        .base_url("desk", format!("{}/v1", desk.uri()))
+        .configure(|c| {
+            c.upstream.circuit_breaker.failure_threshold = 1;
+            c.upstream.circuit_breaker.cool_down_ms = 60_000;
+        });
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    let conn = gw.connection(json!({"provider": "desk"})).await;
+
+    // A provider that fails the lookup: the key is kept, nameless, and the
+    // failure counts against the provider's host.
+    let first = gw
+        .account(&conn, "ann", Some(json!({"api_key": "dk_1"})))
+        .await;
+    assert_eq!(requests(&desk).await, 1);
+    common::assert_series(
+        &gw.metrics().await,
+        &[
+            "switchboard_upstream_responses_total{provider=\"desk\",status=\"503\"} 1",
+            "switchboard_circuit_state{provider=\"desk\"} 1",
+        ],
+    );
+    let (status, body) = execute(&gw, &first, "list_tickets", json!({})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(code(&body), "upstream_unavailable");
+
+    // While the circuit is open, a lookup is not even sent.
+    let second = gw
+        .account(&conn, "bob", Some(json!({"api_key": "dk_2"})))
+        .await;
+    assert_eq!(requests(&desk).await, 1, "an open circuit sends nothing");
+    let (_, account) = gw.get(&format!("/v1/connected-accounts/{second}")).await;
+    assert_eq!(account["display_name"], Value::Null, "{account}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_api_key_has_an_ingress_limit() {
     let setup = Setup::new(specs_dir(&[FLAKY])).configure(|c| {
         c.ingress_rate_limit = Some(RateQuotaConfig {

@@ -36,6 +36,20 @@ async fn gateway(
     .await
 }
 
+/// A [`gateway`] whose circuits open after `failure_threshold` failures and
+/// stay open for `cool_down_ms`.
+async fn breaking_gateway(
+    base: &str,
+    failure_threshold: u32,
+    cool_down_ms: u64,
+) -> (TestGateway, String, String) {
+    gateway(base, move |c| {
+        c.upstream.circuit_breaker.failure_threshold = failure_threshold;
+        c.upstream.circuit_breaker.cool_down_ms = cool_down_ms;
+    })
+    .await
+}
+
 async fn execute(
     gw: &TestGateway,
     account: &str,
@@ -427,11 +441,7 @@ async fn the_circuit_opens_fails_fast_and_closes_after_a_good_probe() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "2"})))
         .mount(&mock)
         .await;
-    let (gw, account, _) = gateway(&mock.uri(), |c| {
-        c.upstream.circuit_breaker.failure_threshold = 3;
-        c.upstream.circuit_breaker.cool_down_ms = 400;
-    })
-    .await;
+    let (gw, account, _) = breaking_gateway(&mock.uri(), 3, 400).await;
     let create = || execute(&gw, &account, "create_item", json!({"name": "x"}));
     for _ in 0..3 {
         assert_eq!(create().await.0, StatusCode::BAD_GATEWAY);
@@ -468,6 +478,104 @@ async fn the_circuit_opens_fails_fast_and_closes_after_a_good_probe() {
             .await
             .contains("switchboard_circuit_state{provider=\"flaky\"} 0")
     );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_whose_caller_goes_away_lets_the_next_call_probe() {
+    let mock = MockServer::start().await;
+    let script = Script::new(vec![
+        ResponseTemplate::new(503).set_body_json(json!({"error": "down"})),
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"id": "2"}))
+            .set_delay(Duration::from_secs(30)),
+        ResponseTemplate::new(200).set_body_json(json!({"id": "3"})),
+    ]);
+    Mock::given(method("POST"))
+        .respond_with(script.clone())
+        .mount(&mock)
+        .await;
+    let (gw, account, _) = breaking_gateway(&mock.uri(), 1, 300).await;
+    let create = || execute(&gw, &account, "create_item", json!({"name": "x"}));
+    let (status, body) = create().await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+
+    // The probe hangs, and its client hangs up before the answer.
+    let gone = gw
+        .client
+        .post(gw.url("/v1/tools/execute"))
+        .bearer_auth(common::API_KEY)
+        .json(&json!({"connected_account_id": account, "tool": "create_item", "parameters": {"name": "x"}}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gone.is_err_and(|e| e.is_timeout()));
+    assert_eq!(script.arrivals().len(), 2, "the probe was sent");
+
+    // Once the gateway sees the client gone, the next call is the probe.
+    common::eventually("a call goes through as the probe", || async {
+        let (status, body) = create().await;
+        match status {
+            StatusCode::OK => true,
+            StatusCode::SERVICE_UNAVAILABLE if code(&body) == "upstream_unavailable" => false,
+            _ => panic!("{status}: {body}"),
+        }
+    })
+    .await;
+    assert_eq!(script.arrivals().len(), 3, "refused calls send nothing");
+    assert_eq!(
+        create().await.0,
+        StatusCode::OK,
+        "and its answer closed the circuit"
+    );
+    common::assert_series(
+        &gw.metrics().await,
+        &["switchboard_circuit_state{provider=\"flaky\"} 0"],
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_name_lookup_passes_the_providers_breaker() {
+    let desk = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"error": "down"})))
+        .mount(&desk)
+        .await;
+    let setup = Setup::new(specs_dir(&["tests/fixtures/connect/desk.yaml"]))
+        .base_url("desk", format!("{}/v1", desk.uri()))
+        .configure(|c| {
+            c.upstream.circuit_breaker.failure_threshold = 1;
+            c.upstream.circuit_breaker.cool_down_ms = 60_000;
+        });
+    let gw = TestGateway::start(&Backend::Sqlite, setup).await;
+    let conn = gw.connection(json!({"provider": "desk"})).await;
+
+    // A provider that fails the lookup: the key is kept, nameless, and the
+    // failure counts against the provider's host.
+    let first = gw
+        .account(&conn, "ann", Some(json!({"api_key": "dk_1"})))
+        .await;
+    assert_eq!(requests(&desk).await, 1);
+    common::assert_series(
+        &gw.metrics().await,
+        &[
+            "switchboard_upstream_responses_total{provider=\"desk\",status=\"503\"} 1",
+            "switchboard_circuit_state{provider=\"desk\"} 1",
+        ],
+    );
+    let (status, body) = execute(&gw, &first, "list_tickets", json!({})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(code(&body), "upstream_unavailable");
+
+    // While the circuit is open, a lookup is not even sent.
+    let second = gw
+        .account(&conn, "bob", Some(json!({"api_key": "dk_2"})))
+        .await;
+    assert_eq!(requests(&desk).await, 1, "an open circuit sends nothing");
+    let (_, account) = gw.get(&format!("/v1/connected-accounts/{second}")).await;
+    assert_eq!(account["display_name"], Value::Null, "{account}");
     gw.stop().await;
 }
 

@@ -72,15 +72,12 @@ pub async fn look_up(
             return Identity::Unknown;
         }
     };
-    let answer = tokio::time::timeout(TIMEOUT, upstream.once(&provider.key, request)).await;
-    let response = match answer {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => {
-            tracing::info!(provider = %provider.key, error = %e.message, "the account name was not found");
-            return Identity::Unknown;
-        }
-        Err(_) => {
-            tracing::info!(provider = %provider.key, "the account name lookup took too long");
+    // Through the provider's breaker: a provider that is down is not asked,
+    // and a lookup it fails counts against it as a tool call would.
+    let response = match upstream.once(&provider.key, request, TIMEOUT).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::info!(provider = %provider.key, code = %e.code, error = %e.message, "the account name was not found");
             return Identity::Unknown;
         }
     };

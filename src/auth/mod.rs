@@ -169,7 +169,16 @@ impl Resolver {
 /// Access tokens of client-credentials connections, per process.
 #[derive(Default)]
 struct ClientTokens {
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
+    /// By connection id.
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+/// A connection's token, for the version of the connection it was fetched
+/// with.
+struct Slot {
+    /// The connection's `updated_at` when the slot was made.
+    updated_at: String,
+    token: Arc<tokio::sync::Mutex<Option<CachedToken>>>,
 }
 
 #[derive(Clone)]
@@ -228,12 +237,23 @@ impl ClientTokens {
     }
 
     /// The slot of a connection; an update of the connection (new secret,
-    /// new scopes) gets a fresh slot.
+    /// new scopes) gets a fresh slot in place of the old one. The common
+    /// case, a slot for the connection as it is, is one lookup by id with
+    /// nothing allocated.
     fn slot(&self, connection: &Connection) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
-        let key = format!("{}@{}", connection.id, connection.updated_at);
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.retain(|k, _| !k.starts_with(&format!("{}@", connection.id)) || *k == key);
-        slots.entry(key).or_default().clone()
+        if let Some(slot) = slots.get(connection.id.as_str())
+            && slot.updated_at == connection.updated_at
+        {
+            return slot.token.clone();
+        }
+        let token = Arc::default();
+        let slot = Slot {
+            updated_at: connection.updated_at.clone(),
+            token: Arc::clone(&token),
+        };
+        slots.insert(connection.id.clone(), slot);
+        token
     }
 }
 
@@ -411,4 +431,39 @@ pub async fn upkeep(resolver: &Resolver, specs: &Specs, idle: Option<Duration>) 
         }
     }
     refreshed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(updated_at: &str) -> Connection {
+        Connection {
+            id: "conn_1".into(),
+            provider: "p".into(),
+            auth_type: "oauth2_client_credentials".into(),
+            scopes: Vec::new(),
+            config: Map::new(),
+            managed: false,
+            secret: None,
+            created_at: "2025-01-01T00:00:00.000Z".into(),
+            updated_at: updated_at.into(),
+        }
+    }
+
+    #[test]
+    fn a_connection_keeps_its_token_slot_until_it_is_updated() {
+        let tokens = ClientTokens::default();
+        let first = tokens.slot(&connection("2025-01-01T00:00:00.000Z"));
+        let again = tokens.slot(&connection("2025-01-01T00:00:00.000Z"));
+        assert!(Arc::ptr_eq(&first, &again));
+
+        let updated = tokens.slot(&connection("2025-01-02T00:00:00.000Z"));
+        assert!(!Arc::ptr_eq(&first, &updated), "a new secret, a new token");
+        assert_eq!(
+            tokens.slots.lock().unwrap().len(),
+            1,
+            "the old slot is gone"
+        );
+    }
 }

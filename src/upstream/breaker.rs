@@ -4,14 +4,18 @@
 //! and 5xx answers) the circuit of that host opens: calls fail at once with
 //! `upstream_unavailable` instead of piling up connections. After
 //! `cool_down_ms` one call is let through as a probe (half-open); its success
-//! closes the circuit, its failure opens it again.
+//! closes the circuit, its failure opens it again. A probe that is cancelled
+//! before it ends (its caller went away, or the call's deadline cut it) says
+//! nothing of the host's health: it gives the half-open slot back, and the
+//! next call probes.
 //!
 //! [`Breakers`] is the circuits' state; `Upstream::through_breaker` is the
 //! layer that asks it before an attempt and tells it how the attempt went.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -62,11 +66,16 @@ struct Circuit {
     probing: bool,
 }
 
-/// The circuits of every host.
+/// The circuits of the hosts that failed lately. A host whose last attempt
+/// was healthy has none: its circuit is closed with no failure counted.
 #[derive(Debug)]
 pub struct Breakers {
     config: BreakerConfig,
     circuits: Mutex<HashMap<String, Circuit>>,
+    /// How many circuits there are, written under the lock. While it is 0,
+    /// the common case, an attempt is admitted and its success recorded
+    /// without taking the lock (and without allocating).
+    troubled: AtomicUsize,
 }
 
 /// What the breaker allows for one attempt.
@@ -74,8 +83,9 @@ pub struct Breakers {
 pub enum Admission {
     /// Go ahead (the circuit is closed).
     Go,
-    /// Go ahead as the single probe of a half-open circuit.
-    Probe,
+    /// Go ahead as the single probe of the circuit half-open since
+    /// `half_open_since` (the end of its last cool-down).
+    Probe { half_open_since: Instant },
     /// Fail fast: the circuit is open for this long still.
     Refuse(Duration),
 }
@@ -85,6 +95,22 @@ impl Breakers {
         Breakers {
             config,
             circuits: Mutex::new(HashMap::new()),
+            troubled: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Circuit>> {
+        self.circuits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The circuits, locked, unless there are none. The count is read
+    /// without ordering: the map itself is read only under the lock, and a
+    /// count of 0 means the map was empty at that moment (every circuit
+    /// closed, nothing to admit or reset).
+    fn troubled(&self) -> Option<MutexGuard<'_, HashMap<String, Circuit>>> {
+        match self.troubled.load(Ordering::Relaxed) {
+            0 => None,
+            _ => Some(self.lock()),
         }
     }
 
@@ -94,10 +120,9 @@ impl Breakers {
 
     /// Asks to send one attempt to `host`.
     pub fn admit(&self, host: &str) -> Admission {
-        if !self.enabled() {
+        let Some(mut circuits) = self.troubled() else {
             return Admission::Go;
-        }
-        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        };
         let Some(c) = circuits.get_mut(host) else {
             return Admission::Go;
         };
@@ -107,36 +132,55 @@ impl Breakers {
             Some(_) if c.probing => {
                 Admission::Refuse(Duration::from_millis(self.config.cool_down_ms.min(1_000)))
             }
-            Some(_) => {
+            Some(until) => {
                 c.probing = true;
-                Admission::Probe
+                Admission::Probe {
+                    half_open_since: until,
+                }
             }
+        }
+    }
+
+    /// Gives back the half-open slot of a probe that ended without an
+    /// outcome, so the next call probes. Nothing changes when the circuit
+    /// has moved on since (an outcome recorded, another cool-down begun).
+    fn release(&self, host: &str, half_open_since: Instant) {
+        let mut circuits = self.lock();
+        if let Some(c) = circuits.get_mut(host)
+            && c.probing
+            && c.open_until == Some(half_open_since)
+        {
+            c.probing = false;
         }
     }
 
     /// Records how an admitted attempt went; returns the state afterwards.
     pub fn record(&self, host: &str, success: bool) -> CircuitState {
+        if success {
+            if let Some(mut circuits) = self.troubled()
+                && circuits.remove(host).is_some()
+            {
+                self.troubled.store(circuits.len(), Ordering::Relaxed);
+            }
+            return CircuitState::Closed;
+        }
         if !self.enabled() {
             return CircuitState::Closed;
         }
-        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        let c = circuits.entry(host.to_owned()).or_default();
-        if success {
-            *c = Circuit::default();
-            return CircuitState::Closed;
+        let mut circuits = self.lock();
+        if let Some(c) = circuits.get_mut(host) {
+            return c.failed(&self.config);
         }
-        c.failures += 1;
-        if c.probing || c.failures >= self.config.failure_threshold {
-            c.open_until = Some(Instant::now() + Duration::from_millis(self.config.cool_down_ms));
-            c.probing = false;
-            return CircuitState::Open;
-        }
-        CircuitState::Closed
+        let mut c = Circuit::default();
+        let state = c.failed(&self.config);
+        circuits.insert(host.to_owned(), c);
+        self.troubled.store(circuits.len(), Ordering::Relaxed);
+        state
     }
 
     /// The state of `host`'s circuit now.
     pub fn state(&self, host: &str) -> CircuitState {
-        let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        let circuits = self.lock();
         match circuits
             .get(host)
             .and_then(|c| c.open_until.map(|u| (u, c.probing)))
@@ -148,13 +192,48 @@ impl Breakers {
     }
 }
 
+impl Circuit {
+    /// Counts a failure; the circuit opens at the threshold, or again when
+    /// its probe failed.
+    fn failed(&mut self, config: &BreakerConfig) -> CircuitState {
+        self.failures += 1;
+        if self.probing || self.failures >= config.failure_threshold {
+            self.open_until = Some(Instant::now() + Duration::from_millis(config.cool_down_ms));
+            self.probing = false;
+            return CircuitState::Open;
+        }
+        CircuitState::Closed
+    }
+}
+
+/// A probe's hold on the half-open slot of its host's circuit. Dropped
+/// before its outcome is recorded (the probe's future was dropped: the client
+/// went away, or a deadline above the breaker cut the call), it gives the
+/// slot back; otherwise the circuit would wait for that outcome, and refuse
+/// every call, for good.
+struct ProbeSlot<'a> {
+    breakers: &'a Breakers,
+    host: &'a str,
+    half_open_since: Instant,
+    recorded: bool,
+}
+
+impl Drop for ProbeSlot<'_> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.breakers.release(self.host, self.half_open_since);
+        }
+    }
+}
+
 // === impl Upstream: the breaker layer ===
 
 impl Upstream {
     /// The breaker layer: runs `attempt` when `host`'s circuit lets it
     /// through, and records whether the host answered healthily; while the
     /// circuit is open, fails at once with `upstream_unavailable` and sends
-    /// nothing (`attempt` is not even built).
+    /// nothing (`attempt` is not even built). An attempt dropped before it
+    /// ends records nothing; when it was the probe, its slot is given back.
     pub(super) async fn through_breaker<T, F, Fut>(
         &self,
         provider: &str,
@@ -166,20 +245,32 @@ impl Upstream {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Attempted<T>>,
     {
-        if let Admission::Refuse(left) = self.breakers.admit(host) {
-            self.metrics
-                .circuit_rejections
-                .with_label_values(&[provider])
-                .inc();
-            return Err(Error::new(
-                ErrorCode::UpstreamUnavailable,
-                format!("{host} is failing; calls to it pause for a moment (circuit open)"),
-            )
-            .with_retry_after(left.as_secs().max(1)));
-        }
+        let probe = match self.breakers.admit(host) {
+            Admission::Go => None,
+            Admission::Probe { half_open_since } => Some(ProbeSlot {
+                breakers: &self.breakers,
+                host,
+                half_open_since,
+                recorded: false,
+            }),
+            Admission::Refuse(left) => {
+                self.metrics
+                    .circuit_rejections
+                    .with_label_values(&[provider])
+                    .inc();
+                return Err(Error::new(
+                    ErrorCode::UpstreamUnavailable,
+                    format!("{host} is failing; calls to it pause for a moment (circuit open)"),
+                )
+                .with_retry_after(left.as_secs().max(1)));
+            }
+        };
         let attempted = attempt().await;
         let healthy = attempted.healthy();
         let state = self.breakers.record(host, healthy);
+        if let Some(mut probe) = probe {
+            probe.recorded = true;
+        }
         self.metrics
             .circuit_state
             .with_label_values(&[provider])
@@ -194,13 +285,18 @@ impl Upstream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ProviderResponse;
+
+    fn breakers(failure_threshold: u32, cool_down_ms: u64) -> Breakers {
+        Breakers::new(BreakerConfig {
+            failure_threshold,
+            cool_down_ms,
+        })
+    }
 
     #[test]
     fn opens_after_the_threshold_and_probes_after_the_cool_down() {
-        let b = Breakers::new(BreakerConfig {
-            failure_threshold: 3,
-            cool_down_ms: 50,
-        });
+        let b = breakers(3, 50);
         for _ in 0..2 {
             assert_eq!(b.admit("h"), Admission::Go);
             assert_eq!(b.record("h", false), CircuitState::Closed);
@@ -211,7 +307,7 @@ mod tests {
 
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(b.state("h"), CircuitState::HalfOpen);
-        assert_eq!(b.admit("h"), Admission::Probe);
+        assert!(matches!(b.admit("h"), Admission::Probe { .. }));
         assert!(
             matches!(b.admit("h"), Admission::Refuse(_)),
             "one probe at a time"
@@ -223,28 +319,108 @@ mod tests {
         );
 
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(b.admit("h"), Admission::Probe);
+        assert!(matches!(b.admit("h"), Admission::Probe { .. }));
         assert_eq!(b.record("h", true), CircuitState::Closed);
         assert_eq!(b.admit("h"), Admission::Go);
     }
 
     #[test]
     fn a_success_resets_the_count() {
-        let b = Breakers::new(BreakerConfig {
-            failure_threshold: 2,
-            cool_down_ms: 1_000,
-        });
+        let b = breakers(2, 1_000);
         b.record("h", false);
         b.record("h", true);
         assert_eq!(b.record("h", false), CircuitState::Closed);
     }
 
     #[test]
+    fn only_failing_hosts_have_a_circuit() {
+        let b = breakers(2, 1_000);
+        b.record("healthy", true);
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 0);
+        b.record("a", false);
+        b.record("b", false);
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 2);
+        b.record("a", true);
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 1);
+        assert_eq!(b.admit("a"), Admission::Go);
+        assert_eq!(b.record("b", false), CircuitState::Open, "b still counts");
+    }
+
+    #[test]
+    fn a_late_release_leaves_a_newer_probe_alone() {
+        let b = breakers(1, 20);
+        b.record("h", false);
+        std::thread::sleep(Duration::from_millis(30));
+        let Admission::Probe { half_open_since } = b.admit("h") else {
+            panic!("the cool-down is over: a probe goes");
+        };
+        // An attempt sent before the circuit opened fails meanwhile: another
+        // cool-down, then another probe.
+        assert_eq!(b.record("h", false), CircuitState::Open);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(matches!(b.admit("h"), Admission::Probe { .. }));
+
+        b.release("h", half_open_since);
+        assert!(
+            matches!(b.admit("h"), Admission::Refuse(_)),
+            "the first probe's slot is not the second's"
+        );
+    }
+
+    /// An upstream whose circuits open at the first failure and stay open
+    /// for 20 ms.
+    fn touchy_upstream() -> Upstream {
+        let config = super::super::UpstreamConfig {
+            circuit_breaker: BreakerConfig {
+                failure_threshold: 1,
+                cool_down_ms: 20,
+            },
+            ..Default::default()
+        };
+        Upstream::new(&config, crate::metrics::Metrics::new()).unwrap()
+    }
+
+    fn answered(status: u16) -> Attempted<ProviderResponse> {
+        Attempted::Answered(ProviderResponse {
+            status,
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_probe_lets_the_next_call_probe() {
+        let upstream = touchy_upstream();
+        let down = upstream
+            .through_breaker("p", "h", || async { answered(503) })
+            .await;
+        assert!(matches!(down, Ok(Attempted::Answered(_))));
+        assert_eq!(upstream.breakers.state("h"), CircuitState::Open);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+
+        // The probe hangs, and its caller goes away before it ends.
+        let probe = upstream.through_breaker(
+            "p",
+            "h",
+            std::future::pending::<Attempted<ProviderResponse>>,
+        );
+        let cancelled = tokio::time::timeout(Duration::from_millis(10), probe).await;
+        assert!(cancelled.is_err());
+        assert_eq!(upstream.breakers.state("h"), CircuitState::HalfOpen);
+
+        let next = upstream
+            .through_breaker("p", "h", || async { answered(200) })
+            .await;
+        assert!(
+            matches!(next, Ok(Attempted::Answered(_))),
+            "the next call goes through as the probe"
+        );
+        assert_eq!(upstream.breakers.state("h"), CircuitState::Closed);
+    }
+
+    #[test]
     fn a_zero_threshold_turns_breaking_off() {
-        let b = Breakers::new(BreakerConfig {
-            failure_threshold: 0,
-            cool_down_ms: 1_000,
-        });
+        let b = breakers(0, 1_000);
         for _ in 0..10 {
             b.record("h", false);
         }

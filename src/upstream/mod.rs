@@ -22,7 +22,8 @@
 //!    attempt follows, and after what pause, within the deadline.
 //!
 //! [`Upstream::exchange`] (a provider's OAuth token, revocation and
-//! discovery requests) passes layers 2 and 3 only: the same breakers and
+//! discovery requests) and [`Upstream::once`] (the lookup of who an account
+//! is) pass layers 2 and 3 only (`Upstream::single`): the same breakers and
 //! metrics, no rate limit, no retry.
 //!
 //! Transport failures become contract errors here; the engine sees either a
@@ -316,17 +317,21 @@ impl Upstream {
         Ok(Answer { response, attempts })
     }
 
-    /// Sends `req` once, without limits, retries or breaker (a lookup made
-    /// while an account connects), reading the bounded response.
+    /// Sends `req` once within `timeout` (the lookup of who an account is,
+    /// made while it connects), reading the bounded response. It passes the
+    /// provider's breaker and is measured like its tool calls; no rate limit
+    /// (the account makes no calls yet) and no retry (the lookup never holds
+    /// up a connection).
     pub async fn once(
         &self,
         provider: &str,
         req: RenderedRequest,
+        timeout: Duration,
     ) -> Result<ProviderResponse, Error> {
+        let host = req.url.host_str().unwrap_or_default();
         let body = body_bytes(&req);
-        self.attempt(provider, &req, body)
+        self.single(provider, host, timeout, self.attempt(provider, &req, body))
             .await
-            .map_err(|e| e.error)
     }
 
     /// Posts `body` to `url` once (a webhook: its outbox does the
@@ -528,8 +533,21 @@ impl Upstream {
             let (parts, body) = self.read_whole(response, host).await?;
             Ok(http::Response::from_parts(parts, body.to_vec()))
         };
+        self.single(provider, host, timeout, once).await
+    }
+
+    /// Layers 2 and 3 of the module docs for one request to `host`: its
+    /// breaker, then `attempt` within `timeout`, measured; any failure as a
+    /// contract error for `provider`.
+    async fn single<T: Answered>(
+        &self,
+        provider: &str,
+        host: &str,
+        timeout: Duration,
+        attempt: impl Future<Output = Result<T, AttemptError>>,
+    ) -> Result<T, Error> {
         let attempted = self
-            .through_breaker(provider, host, || self.timed(provider, timeout, once))
+            .through_breaker(provider, host, || self.timed(provider, timeout, attempt))
             .await;
         match attempted {
             Ok(Attempted::Answered(response)) => Ok(response),

@@ -9,8 +9,10 @@
 #   nginx    the same through nginx's proxy_pass (keep-alive upstream)
 #   execute  POST /v1/tools/execute notes.get_note (one GET, mapped output)
 #   proxy    GET /v1/proxy/{account}/notes/1 (the raw proxy)
-# and prints req/s, p50 and p99 latency, each against nginx, and the latency
-# the gateway adds over calling the provider directly. The gateway runs with
+# and prints req/s, p50 and p99 latency, each against nginx, the CPU time the
+# run's own hop spent per request (the provider for direct, nginx's processes,
+# the gateway: the figure other load on the machine disturbs least), and the
+# latency the gateway adds over calling the provider directly. The gateway runs with
 # its default configuration (access log at `info`).
 #
 # Needs wrk and nginx (apt-get install wrk nginx-light). Bounded: each wrk run
@@ -54,6 +56,7 @@ trap cleanup EXIT
 
 # --- the provider and nginx in front of it ---------------------------------
 PORT=$MOCK_PORT "$TARGET/examples/mock_provider" >/dev/null &
+MOCK_PID=$!
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<NGINX
 worker_processes auto;
@@ -84,10 +87,28 @@ done = function(summary, latency, requests)
     summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
 end
 LUA
+# CPU time (clock ticks, user + system, all threads) of the processes given.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+# The hop each run measures: its processes' CPU time per request is the
+# figure least disturbed by whatever else the machine runs.
+hop_pids() { # run
+  case "$1" in
+    direct) echo "$MOCK_PID" ;;
+    nginx) echo "$(cat "$WORK/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')" ;;
+    *) echo "$GW_PID" ;;
+  esac
+}
 measure() { # name conns url [lua-with-request]
-  local script="$WORK/report.lua"
+  local script="$WORK/report.lua" pids before
   if [ -n "${4:-}" ]; then cat "$4" "$WORK/report.lua" > "$WORK/run.lua"; script="$WORK/run.lua"; fi
-  wrk -t1 -c"$2" -d"${DURATION}s" -s "$script" -H "X-Api-Key: demo-key" "$3" | awk -v n="$1" -v c="$2" '/^RESULT/ {print n, c, $2, $3, $4, $5}'
+  pids=$(hop_pids "$1")
+  # shellcheck disable=SC2086
+  before=$(cpu_ticks $pids)
+  wrk -t1 -c"$2" -d"${DURATION}s" -s "$script" -H "X-Api-Key: demo-key" "$3" > "$WORK/wrk.out"
+  # shellcheck disable=SC2086
+  awk -v n="$1" -v c="$2" -v cpu="$(( ($(cpu_ticks $pids) - before) * TICK_US ))" -v d="$DURATION" \
+    '/^RESULT/ {print n, c, $2, $3, $4, $5, ($2 > 0 ? cpu / ($2 * d) : 0)}' "$WORK/wrk.out"
 }
 
 # --- one gateway per store --------------------------------------------------
@@ -203,13 +224,15 @@ for line in open(sys.argv[1]):
     f = line.split()
     if f[1] == "rss_peak_kib":
         rss[f[0]] = int(f[2]); continue
-    store, name, conns, rps, p50, p99, errors = f[0], f[1], int(f[2]), float(f[3]), float(f[4]), float(f[5]), int(f[6])
-    rows[(store, conns, name)] = (rps, p50, p99, errors)
-print(f"{'store':9} {'conns':>5} {'run':8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'× nginx':>8} {'errors':>6}")
-for (store, conns, name), (rps, p50, p99, errors) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], ["direct","nginx","execute","proxy"].index(kv[0][2]))):
+    store, name, conns, rps, p50, p99, errors, cpu = f[0], f[1], int(f[2]), float(f[3]), float(f[4]), float(f[5]), int(f[6]), float(f[7])
+    rows[(store, conns, name)] = (rps, p50, p99, errors, cpu)
+# cpu µs/req: CPU time of the run's own hop (the provider for direct, nginx's
+# processes, the gateway) per request answered.
+print(f"{'store':9} {'conns':>5} {'run':8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'× nginx':>8} {'cpu µs/req':>10} {'errors':>6}")
+for (store, conns, name), (rps, p50, p99, errors, cpu) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], ["direct","nginx","execute","proxy"].index(kv[0][2]))):
     ref = rows.get((store, conns, "nginx"))
     ratio = f"{rps / ref[0]:.2f}" if ref else "-"
-    print(f"{store:9} {conns:5} {name:8} {rps:9.0f} {p50/1000:7.2f} {p99/1000:7.2f} {ratio:>8} {errors:6}")
+    print(f"{store:9} {conns:5} {name:8} {rps:9.0f} {p50/1000:7.2f} {p99/1000:7.2f} {ratio:>8} {cpu:10.1f} {errors:6}")
 print()
 for store in sorted({k[0] for k in rows}):
     for conns in sorted({k[1] for k in rows if k[0] == store}):

@@ -24,6 +24,11 @@
 #   config, to compare settings)
 #   GATEWAY_BIN=/path/to/switchboard  (another build of the gateway, to compare
 #   two builds with the same harness; default: this checkout's release build)
+#   INSTRUCTIONS=2000  (instead of wrk: the gateway runs under valgrind's
+#   callgrind and the harness counts the instructions it executes for that
+#   many execute calls and as many proxied requests, one keep-alive client:
+#   a count that other load on the machine does not change, to compare two
+#   builds or settings exactly)
 #   PROFILE=/tmp/profile  (perf samples the gateway during the execute run at
 #   the last connection count: /tmp/profile.sqlite.txt, … by symbol)
 set -euo pipefail
@@ -127,9 +132,11 @@ provider_overrides:
   notes: {base_url: "http://127.0.0.1:$MOCK_PORT/v1"}
 ${GATEWAY_CONFIG:-}
 YAML
-  "$GATEWAY_BIN" serve --config "$WORK/switchboard.yaml" >/dev/null 2>"$WORK/gateway.log" &
+  local wrap=()
+  [ -n "${INSTRUCTIONS:-}" ] && wrap=(valgrind -q --tool=callgrind "--callgrind-out-file=$WORK/callgrind.out")
+  "${wrap[@]}" "$GATEWAY_BIN" serve --config "$WORK/switchboard.yaml" >/dev/null 2>"$WORK/gateway.log" &
   GW_PID=$!
-  for _ in $(seq 1 100); do curl -sf "127.0.0.1:$GW_PORT/readyz" >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 1 600); do curl -sf "127.0.0.1:$GW_PORT/readyz" >/dev/null && return; sleep 0.1; done
   echo "the gateway did not start:" >&2; cat "$WORK/gateway.log" >&2; exit 1
 }
 api() { curl -sf "127.0.0.1:$GW_PORT$1" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "$2"; }
@@ -143,6 +150,34 @@ conn, n = sys.argv[1], int(sys.argv[2])
 print("INSERT INTO connected_accounts (id, connection_id, provider, identifier, identifier_type, label, status, status_changed_at, scopes, metadata, config, created_at, updated_at) VALUES")
 print(",\n".join(f"('ca_fill{i:06d}', '{conn}', 'notes', 'user-{i}', 'user_id', 'default', 'pending', '2026-01-01T00:00:00Z', '[]', '{{}}', '{{}}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')" for i in range(n)) + ";")
 PY
+}
+
+# Instructions the gateway executes per request: after a warm-up, the
+# counters are zeroed, INSTRUCTIONS requests are made on one keep-alive
+# connection, and callgrind's totals are read back.
+count_instructions() { # name method path body
+  cat > "$WORK/client.py" <<'PY'
+import http.client, sys
+port, key, method, path, body, n = sys.argv[1:6] + [int(sys.argv[6])]
+c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
+headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+for _ in range(n):
+    c.request(method, path, body=body or None, headers=headers)
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+PY
+  python3 "$WORK/client.py" "$GW_PORT" "$KEY" "$2" "$3" "$4" 50
+  callgrind_control -z "$GW_PID" >/dev/null 2>&1
+  python3 "$WORK/client.py" "$GW_PORT" "$KEY" "$2" "$3" "$4" "$INSTRUCTIONS"
+  # Background work a call causes (its audit event, its log line) is
+  # done within 100 ms: wait for it before the count is read.
+  sleep 1
+  callgrind_control -d "$GW_PID" >/dev/null 2>&1
+  awk -v s="$store" -v n="$1" -v r="$INSTRUCTIONS" '/^(summary|totals):/ {print s, "instructions", n, $2 / r; exit}' \
+    "$(ls -t "$WORK"/callgrind.out* | head -n 1)"
+  # With PROFILE set, the counts by function are kept (callgrind_annotate).
+  if [ -n "${PROFILE:-}" ]; then cp "$(ls -t "$WORK"/callgrind.out* | head -n 1)" "$PROFILE.$store.$1.callgrind"; fi
+  rm -f "$WORK"/callgrind.out.*
 }
 
 run_store() { # store database-url
@@ -169,6 +204,14 @@ LUA
   cat > "$WORK/proxy.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $KEY"
 LUA
+  if [ -n "${INSTRUCTIONS:-}" ]; then
+    count_instructions execute POST /v1/tools/execute \
+      "{\"connected_account_id\": \"$acc\", \"tool\": \"get_note\", \"parameters\": {\"id\": 1}}"
+    count_instructions proxy GET "/v1/proxy/$acc/notes/1" ""
+    kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+    rm -rf "$WORK/data"
+    return
+  fi
   for c in $CONNECTIONS; do
     measure direct "$c" "http://127.0.0.1:$MOCK_PORT/v1/notes/1"
     measure nginx "$c" "http://127.0.0.1:$NGINX_PORT/v1/notes/1"
@@ -224,6 +267,8 @@ for line in open(sys.argv[1]):
     f = line.split()
     if f[1] == "rss_peak_kib":
         rss[f[0]] = int(f[2]); continue
+    if f[1] == "instructions":
+        print(f"{f[0]}: {f[2]} costs the gateway {float(f[3]):,.0f} instructions per request"); continue
     store, name, conns, rps, p50, p99, errors, cpu = f[0], f[1], int(f[2]), float(f[3]), float(f[4]), float(f[5]), int(f[6]), float(f[7])
     rows[(store, conns, name)] = (rps, p50, p99, errors, cpu)
 # cpu µs/req: CPU time of the run's own hop (the provider for direct, nginx's

@@ -48,7 +48,7 @@ pub fn actor() -> String {
 }
 
 /// Most events written in one statement.
-const MAX_BATCH: usize = 250;
+const MAX_BATCH: usize = 256;
 /// How long the writer gathers events after the first of a batch: at a
 /// high rate of calls, a few large statements cost the database far less
 /// than many small ones.

@@ -181,7 +181,7 @@ impl Subject<'_> {
         &self,
         state: &AppState,
         refused: Option<&Map<String, Value>>,
-    ) -> Result<Map<String, Value>, Error> {
+    ) -> Result<crate::auth::Opened, Error> {
         state
             .auth
             .credentials(

@@ -115,7 +115,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
     );
     let plan = execute::plan(state, subject, idempotent, None);
 
-    let send = |credentials: serde_json::Map<String, serde_json::Value>, body: ForwardBody| {
+    let send = |credentials: crate::auth::Opened, body: ForwardBody| {
         let ctx = CallContext {
             connection_config: Some(&connection.config),
             account_config: Some(&account.config),

@@ -58,6 +58,7 @@ pub struct Resolver {
     skew: Duration,
     refresher: Refresher,
     client_tokens: ClientTokens,
+    opened: OpenedCredentials,
 }
 
 impl Resolver {
@@ -81,6 +82,7 @@ impl Resolver {
             skew: Duration::from_secs(config.token_refresh_skew_s),
             refresher: Refresher::default(),
             client_tokens: ClientTokens::default(),
+            opened: OpenedCredentials::default(),
         }
     }
 
@@ -96,11 +98,12 @@ impl Resolver {
         account: &ConnectedAccount,
         connection: &Connection,
         refused: Option<&Map<String, Value>>,
-    ) -> Result<Map<String, Value>, Error> {
+    ) -> Result<Opened, Error> {
         match auth.kind {
-            // The common case costs nothing more than opening the credentials.
+            // The common case costs no more than a lookup of the opened
+            // credentials.
             AuthType::Oauth2 if refused.is_none() && !refresh::expiring(account, self.skew) => {
-                open_account_credentials(&self.vault, account)
+                self.opened.get(&self.vault, account)
             }
             AuthType::Oauth2 => {
                 let force = refused.is_some();
@@ -115,7 +118,7 @@ impl Resolver {
                         self.skew,
                     )
                     .await?;
-                Ok(credentials)
+                Ok(Arc::new(credentials))
             }
             AuthType::Oauth2ClientCredentials => {
                 if let Some(stale) = refused
@@ -139,12 +142,12 @@ impl Resolver {
                         self.skew,
                     )
                     .await?;
-                Ok(Map::from_iter([(
+                Ok(Arc::new(Map::from_iter([(
                     "access_token".to_owned(),
                     Value::String(token),
-                )]))
+                )])))
             }
-            _ => open_account_credentials(&self.vault, account),
+            _ => self.opened.get(&self.vault, account),
         }
     }
 
@@ -254,6 +257,48 @@ impl ClientTokens {
         };
         slots.insert(connection.id.clone(), slot);
         token
+    }
+}
+
+/// Accounts' credentials as last opened, each with the sealed text it was
+/// opened from. A call on an account whose sealed credentials are the same
+/// text skips the decryption and the JSON parse; every new seal is a new
+/// text (a fresh nonce), so an entry can never be stale. Bounded: a full
+/// map starts over.
+#[derive(Default)]
+struct OpenedCredentials {
+    /// By account id: the sealed text and what it opened to.
+    entries: Mutex<HashMap<String, (String, Opened)>>,
+}
+
+/// Credentials as opened, shared by the calls that use them.
+pub type Opened = Arc<Map<String, Value>>;
+
+/// Most accounts whose opened credentials are kept.
+const MAX_OPENED: usize = 10_000;
+
+impl OpenedCredentials {
+    fn get(
+        &self,
+        vault: &Vault,
+        account: &crate::store::ConnectedAccount,
+    ) -> Result<Opened, Error> {
+        let Some(sealed) = &account.credentials else {
+            return Ok(Arc::default());
+        };
+        let lock = || self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((text, opened)) = lock().get(&account.id)
+            && text == sealed
+        {
+            return Ok(Arc::clone(opened));
+        }
+        let opened = Arc::new(open_account_credentials(vault, account)?);
+        let mut entries = lock();
+        if entries.len() >= MAX_OPENED {
+            entries.clear();
+        }
+        entries.insert(account.id.clone(), (sealed.clone(), Arc::clone(&opened)));
+        Ok(opened)
     }
 }
 

@@ -663,17 +663,17 @@ fn inject(
     ctx: &CallContext<'_>,
     credentials: &Map<String, Value>,
 ) -> Result<(), Error> {
-    if let Some(origin) = ctx.credentials_origin {
+    if let Some(origin) = ctx.credentials_origin
+        && !is_origin(&request.url, origin)
+    {
         let to = request.url.origin().ascii_serialization();
-        if to != origin {
-            return Err(Error::new(
-                ErrorCode::ReauthorizationRequired,
-                format!(
-                    "the account's credentials were issued for {origin}, and this request goes to {to}; connect the account again for the new address"
-                ),
-            )
-            .with_provider(&provider.key));
-        }
+        return Err(Error::new(
+            ErrorCode::ReauthorizationRequired,
+            format!(
+                "the account's credentials were issued for {origin}, and this request goes to {to}; connect the account again for the new address"
+            ),
+        )
+        .with_provider(&provider.key));
     }
     let auth_ctx = context(params, ctx, Some(credentials), &Map::new());
     let templates = &provider.templates;
@@ -708,6 +708,23 @@ fn inject(
         }
     }
     Ok(())
+}
+
+/// Whether `url` is on `origin` (`scheme://host[:port]`, as
+/// `Origin::ascii_serialization` writes it), compared without building the
+/// URL's origin text.
+fn is_origin(url: &Url, origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix(url.scheme())
+        .and_then(|r| r.strip_prefix("://"))
+        .and_then(|r| r.strip_prefix(url.host_str().unwrap_or_default()));
+    match (rest, url.port()) {
+        (Some(""), None) => true,
+        (Some(port), Some(p)) => port
+            .strip_prefix(':')
+            .is_some_and(|t| t.parse::<u16>() == Ok(p) && !t.starts_with('0')),
+        _ => false,
+    }
 }
 
 /// Joins a rendered path onto the base URL, keeping the base's scheme, host,
@@ -921,5 +938,44 @@ fn set_at(current: &mut Value, tokens: &[String], value: Value) {
     }
     if let Value::Object(map) = current {
         set_at(map.entry(token.clone()).or_insert(Value::Null), rest, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_as_their_text_does() {
+        let urls = [
+            "https://api.example.com/v1/x?y=1",
+            "https://api.example.com:8443/v1",
+            "http://127.0.0.1:19090/v1/notes/1",
+            "http://[::1]:8080/a",
+            "https://xn--bcher-kva.example/",
+        ];
+        let origins = [
+            "https://api.example.com",
+            "https://api.example.com:8443",
+            "https://api.example.com:443",
+            "http://api.example.com",
+            "https://api.example.co",
+            "http://127.0.0.1:19090",
+            "http://127.0.0.1:019090",
+            "http://127.0.0.1:1909",
+            "http://[::1]:8080",
+            "https://xn--bcher-kva.example",
+        ];
+        for url in urls {
+            let parsed = Url::parse(url).unwrap();
+            let text = parsed.origin().ascii_serialization();
+            for origin in origins {
+                assert_eq!(
+                    is_origin(&parsed, origin),
+                    text == origin,
+                    "{url} on {origin}"
+                );
+            }
+        }
     }
 }

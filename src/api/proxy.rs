@@ -115,11 +115,11 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
     );
     let plan = execute::plan(state, subject, idempotent, None);
 
-    let send = |credentials: crate::auth::Opened, body: ForwardBody| {
+    let send = |credentials: &serde_json::Map<String, serde_json::Value>, body: ForwardBody| {
         let ctx = CallContext {
             connection_config: Some(&connection.config),
             account_config: Some(&account.config),
-            credentials: Some(&credentials),
+            credentials: Some(credentials),
             auth: Some(subject.auth),
             credentials_origin: execute::credentials_origin(subject),
         };
@@ -138,7 +138,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
             .credentials(state, None)
             .await
             .map_err(|e| e.with_provider(&provider.key))?;
-        let (mut response, _) = send(credentials.clone(), body).await?;
+        let (mut response, _) = send(&credentials, body).await?;
         // A token the provider refuses is replaced once, and the request
         // sent again when its body can be.
         let renewable = matches!(
@@ -150,7 +150,7 @@ async fn forward(state: &SharedState, id: &str, req: Request) -> Result<Response
             && let Some(bytes) = &replayable
         {
             let fresh = subject.credentials(state, Some(&credentials)).await?;
-            (response, _) = send(fresh, ForwardBody::Replayable(bytes.clone())).await?;
+            (response, _) = send(&fresh, ForwardBody::Replayable(bytes.clone())).await?;
         }
         Ok::<_, Error>(response)
     }

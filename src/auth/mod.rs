@@ -482,6 +482,32 @@ pub async fn upkeep(resolver: &Resolver, specs: &Specs, idle: Option<Duration>) 
 mod tests {
     use super::*;
 
+    #[test]
+    fn opened_credentials_follow_the_sealed_text() {
+        let vault = Vault::new(&Vault::generate_key(), &[]).unwrap();
+        let opened = OpenedCredentials::default();
+        let mut account = ConnectedAccount::sample("ca_1");
+        assert!(opened.get(&vault, &account).unwrap().is_empty());
+
+        let seal = |key: &str| {
+            let place = crate::vault::Place::account_credentials("ca_1");
+            Some(vault.seal(place, format!(r#"{{"api_key": "{key}"}}"#).as_bytes()))
+        };
+        account.credentials = seal("first");
+        let first = opened.get(&vault, &account).unwrap();
+        assert_eq!(first["api_key"], "first");
+        let again = opened.get(&vault, &account).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "opened once");
+
+        // New credentials (even the same ones, sealed again) are opened anew.
+        account.credentials = seal("second");
+        assert_eq!(opened.get(&vault, &account).unwrap()["api_key"], "second");
+        account.credentials = seal("second");
+        let resealed = opened.get(&vault, &account).unwrap();
+        assert!(!Arc::ptr_eq(&resealed, &again));
+        assert_eq!(resealed["api_key"], "second");
+    }
+
     fn connection(updated_at: &str) -> Connection {
         Connection {
             id: "conn_1".into(),

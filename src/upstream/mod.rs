@@ -489,9 +489,20 @@ impl Upstream {
             .observe(started.elapsed().as_secs_f64());
         match outcome {
             Ok(Ok(response)) => {
+                // Its digits from http's static table: no text built per call.
+                let status = response.status();
+                let code = http::StatusCode::from_u16(status);
+                let digits;
+                let label = match &code {
+                    Ok(code) => code.as_str(),
+                    Err(_) => {
+                        digits = status.to_string();
+                        &digits
+                    }
+                };
                 self.metrics
                     .upstream_responses
-                    .with_label_values(&[provider, &response.status().to_string()])
+                    .with_label_values(&[provider, label])
                     .inc();
                 Attempted::Answered(response)
             }

@@ -3,9 +3,10 @@
 #   docker build -t switchboard .
 #   docker run -p 8080:8080 -v switchboard-data:/var/lib/switchboard switchboard
 #
-# Two stages: the release binary is built in the Rust image (its
-# dependencies in a layer of their own, rebuilt only when Cargo.toml or
-# Cargo.lock change), then copied into a slim Debian image where it runs as
+# Two stages: the binary is built in the Rust image with the `dist` profile
+# (release, optimized across crates; see Cargo.toml), its dependencies in a
+# layer of their own, rebuilt only when Cargo.toml or Cargo.lock change; it
+# is then copied into a slim Debian image where it runs as
 # an unprivileged user. docs/operations.md ("Running a fleet") describes the
 # image's paths and variables.
 
@@ -23,7 +24,7 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
     && echo 'fn main() {}' > benches/engine.rs \
-    && cargo build --release --locked \
+    && cargo build --profile dist --locked \
     && rm -rf src benches
 
 # The crate itself. Besides src/ (migrations and page templates included),
@@ -33,8 +34,8 @@ COPY benches benches
 COPY docs/openapi.json docs/provider-spec.schema.json docs/
 # Newer than the placeholders' build, whatever times the copy kept.
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
-    && cp target/release/switchboard /usr/local/bin/switchboard
+    && cargo build --profile dist --locked \
+    && cp target/dist/switchboard /usr/local/bin/switchboard
 
 # === runtime ===
 FROM debian:${DEBIAN_RELEASE}-slim

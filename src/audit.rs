@@ -20,31 +20,21 @@ use sqlx::AnyPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::logging::REQUEST;
 use crate::metrics::Metrics;
-
-tokio::task_local! {
-    /// The id of the request being served, for envelopes, logs and audit.
-    pub static REQUEST_ID: String;
-    /// Who acts in the request being served: the API key's name.
-    pub static ACTOR: String;
-}
 
 /// The current request's id (empty outside a request).
 pub fn request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+    REQUEST.try_with(|r| r.id.clone()).unwrap_or_default()
 }
 
 /// Who acts now: the API key's name in a keyed request, `user` in a
 /// request authenticated by a link or an OAuth `state` (the end user in a
 /// browser), `gateway` in the gateway's own background work.
 pub fn actor() -> String {
-    ACTOR.try_with(Clone::clone).unwrap_or_else(|_| {
-        if REQUEST_ID.try_with(|_| ()).is_ok() {
-            "user".to_owned()
-        } else {
-            "gateway".to_owned()
-        }
-    })
+    REQUEST
+        .try_with(|r| r.api_key.get().map_or("user", String::as_str).to_owned())
+        .unwrap_or_else(|_| "gateway".to_owned())
 }
 
 /// Most events written in one statement.
@@ -297,16 +287,19 @@ mod tests {
     #[tokio::test]
     async fn the_actor_is_the_key_the_user_or_the_gateway() {
         assert_eq!(actor(), "gateway");
-        let in_request = REQUEST_ID.scope("req_1".into(), async { actor() }).await;
+        let request = || crate::logging::RequestContext::new("POST", "/v1/tools/execute".into());
+        let in_request = REQUEST.scope(request(), async { actor() }).await;
         assert_eq!(in_request, "user");
-        let keyed = REQUEST_ID
-            .scope(
-                "req_2".into(),
-                ACTOR.scope("backend".into(), async { Event::new("tool.executed") }),
-            )
+        let keyed = REQUEST
+            .scope(request(), async {
+                crate::logging::record_api_key("backend");
+                (Event::new("tool.executed"), crate::audit::request_id())
+            })
             .await;
+        let (keyed, id) = keyed;
         assert_eq!(keyed.actor, "backend");
-        assert_eq!(keyed.request_id.as_deref(), Some("req_2"));
+        assert!(id.starts_with("req_") && id.len() == 30, "{id}");
+        assert_eq!(keyed.request_id.as_deref(), Some(id.as_str()));
         assert!(keyed.id.starts_with("evt_"));
     }
 }

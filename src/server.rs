@@ -180,7 +180,7 @@ impl Gateway {
         // Long-lived MCP streams end when shutdown begins, so the requests
         // in flight can finish.
         let streams = tokio_util::sync::CancellationToken::new();
-        let router = api::router(self.state.clone(), streams.clone());
+        let app = api::app(self.state.clone(), streams.clone());
         let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
@@ -213,7 +213,7 @@ impl Gateway {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(router.clone());
+            let service = TowerToHyperService::new(app.clone());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let connection = graceful.watch(connection.into_owned());
             tokio::spawn(async move {
@@ -454,16 +454,14 @@ fn init_logging(format: LogFormat) -> Option<crate::logging::LogGuard> {
     // Logs go to stderr; stdout carries only what a person must read once
     // (the generated API key). Colour only on a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = crate::logging::LogBuffer::start(std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(writer);
-    let installed = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    let (buffer, guard) = crate::logging::LogBuffer::start(std::io::stderr());
+    let lines = crate::logging::LineLayer::new(buffer, format == LogFormat::Json, ansi);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .try_init();
     installed.ok().map(|()| guard)
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, ErrorCode};
 use crate::store::StoreError;
 
-pub use crate::audit::{REQUEST_ID, request_id};
+pub use crate::audit::request_id;
 
 /// An error on its way to becoming the unified envelope.
 #[derive(Debug)]
@@ -154,9 +154,13 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(invalid("the body must be a JSON object"));
     }
-    axum::Json::<T>::from_bytes(bytes)
-        .map(|axum::Json(v)| v)
-        .map_err(json_rejection)
+    // Read plainly first; only a body that fails is read again, through
+    // axum, for an error that says where (the path to the bad value).
+    serde_json::from_slice(bytes).or_else(|_| {
+        axum::Json::<T>::from_bytes(bytes)
+            .map(|axum::Json(v)| v)
+            .map_err(json_rejection)
+    })
 }
 
 fn bytes_rejection(status: StatusCode, text: &str) -> ApiError {

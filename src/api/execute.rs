@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::envelope::{ApiError, ApiResult, Json, invalid, not_found, request_id};
@@ -44,20 +44,35 @@ pub struct ExecuteRequest {
     pub parameters: Option<Value>,
 }
 
-/// A call's output and the `meta` of its success envelope.
+/// A call's output and the `meta` of its success envelope, serialized as
+/// the envelope itself (`{"data": …, "meta": …}`).
+#[derive(Serialize)]
 pub struct Called {
+    #[serde(rename = "data")]
     pub output: Value,
-    pub meta: Value,
+    pub meta: Meta,
+}
+
+/// What the success envelope says of the call besides its output.
+#[derive(Serialize)]
+pub struct Meta {
+    pub request_id: String,
+    pub provider: String,
+    pub tool: String,
+    pub connected_account_id: String,
+    pub upstream_status: u16,
+    pub attempts: u32,
+    pub duration_ms: u64,
+    /// Pages fetched, when more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
 }
 
 pub async fn execute(
     State(state): State<SharedState>,
     Json(body): Json<ExecuteRequest>,
-) -> ApiResult<axum::Json<Value>> {
-    let called = call(&state, body).await?;
-    Ok(axum::Json(
-        json!({"data": called.output, "meta": called.meta}),
-    ))
+) -> ApiResult<axum::Json<Called>> {
+    Ok(axum::Json(call(&state, body).await?))
 }
 
 /// One tool call, as the HTTP API and the MCP server both make it.
@@ -112,21 +127,18 @@ pub async fn call(state: &SharedState, body: ExecuteRequest) -> ApiResult<Called
 
     let (execution, attempts) = result.map_err(|e| ApiError(e.with_provider(&provider.key)))?;
     record_use(&state, account);
-    let mut meta = json!({
-        "request_id": request_id(),
-        "provider": provider.key,
-        "tool": tool.name,
-        "connected_account_id": account.id,
-        "upstream_status": execution.upstream_status,
-        "attempts": attempts,
-        "duration_ms": started.elapsed().as_millis() as u64,
-    });
-    if execution.pages > 1 {
-        meta["pages"] = json!(execution.pages);
-    }
     Ok(Called {
         output: execution.output,
-        meta,
+        meta: Meta {
+            request_id: request_id(),
+            provider: provider.key.clone(),
+            tool: tool.name.clone(),
+            connected_account_id: account.id.clone(),
+            upstream_status: execution.upstream_status,
+            attempts,
+            duration_ms: started.elapsed().as_millis() as u64,
+            pages: (execution.pages > 1).then_some(execution.pages),
+        },
     })
 }
 

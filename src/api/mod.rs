@@ -1,12 +1,16 @@
 //! The HTTP API: routes, the layers around them, and shared state.
 //!
-//! Layers, outermost first, and why they sit where they do:
+//! Layers, outermost first, and why they sit where they do ([`app`]):
 //! 1. `request_context` gives every request an id (in the envelope, the
-//!    `x-request-id` header and the log span) and counts it in flight; it is
+//!    `x-request-id` header and its log lines) and counts it in flight; it is
 //!    outermost so even unmatched routes and rejected keys carry an id.
-//! 2. The body limit, so no handler buffers an oversized body.
+//! 2. A handler's panic answers `internal` instead of dropping the
+//!    connection.
 //! 3. `require_api_key` (on `/v1` routes only) before any handler runs.
-//! 4. `track` (per matched route) counts requests by route template.
+//! 4. The body limit and the body read timeout, so no handler buffers an
+//!    oversized or stalled body.
+//! 5. The router; `track` (per matched route) counts requests by route
+//!    template.
 
 mod accounts;
 mod audit;
@@ -36,10 +40,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tracing::Instrument;
 
 use crate::config::{Config, Role};
 use crate::error::{Error, ErrorCode};
+use crate::logging::{REQUEST, RequestContext};
 use crate::metrics::Metrics;
 use crate::registry::Specs;
 use crate::store::Store;
@@ -47,7 +51,7 @@ use crate::upstream::Upstream;
 use crate::upstream::limit::KeyedLimit;
 use crate::upstream::limit::shared::{SharedLimit, SharedLimits, Verdict};
 use crate::vault::Vault;
-use envelope::{ApiError, REQUEST_ID};
+use envelope::ApiError;
 
 /// Everything a handler may use.
 pub struct AppState {
@@ -162,7 +166,7 @@ impl ApiKeys {
 
 /// The whole API. `streams` ends the MCP server's long-lived streams (at
 /// shutdown).
-pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) -> Router {
+fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) -> Router {
     let v1 = Router::new()
         .route(
             "/connections",
@@ -262,23 +266,48 @@ pub fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) 
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        // A body that stalls is cut off (a slow-body client holds nothing long).
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            std::time::Duration::from_millis(state.config.server.body_read_timeout_ms),
+        .with_state(state)
+}
+
+/// The routes inside the layers every request passes once, outermost first
+/// (see the module's documentation). They wrap the router as a whole:
+/// `Router::layer` would wrap every route in each of them, and a request
+/// would pay for copying those wrappers on its way in.
+pub fn app(
+    state: SharedState,
+    streams: tokio_util::sync::CancellationToken,
+) -> impl tower::Service<
+    axum::http::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let body_limit = state.config.max_body_bytes;
+    // A body that stalls is cut off (a slow-body client holds nothing long).
+    let body_timeout = std::time::Duration::from_millis(state.config.server.body_read_timeout_ms);
+    tower::ServiceBuilder::new()
+        .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+            req.map(axum::body::Body::new)
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         // Before routing, so a caller without a key learns nothing of the
         // routes under /v1 (no 404 or 405 that tells them apart).
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_key_for_v1,
         ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context,
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
         ))
-        .with_state(state)
+        .service(router(state, streams))
 }
 
 /// `GET /openapi.json`: the API described (`docs/openapi.json`), with this
@@ -310,16 +339,11 @@ async fn wrong_method(req: Request) -> Response {
     response
 }
 
-/// Request id, in-flight gauge and the request's log span.
+/// Request id, in-flight gauge, and what the request's log lines say of it
+/// (its [`RequestContext`]), ending with its `request served` line.
 async fn request_context(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let id = format!("req_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = method_label(req.method()),
-        path = %log_path(req.uri().path()),
-        api_key = tracing::field::Empty,
-    );
+    let context = RequestContext::new(method_label(req.method()), log_path(req.uri().path()));
+    let id = HeaderValue::from_str(&context.id).ok();
     // Decremented when the request ends, however it ends (a panic too).
     let in_flight = InFlight::start(&state.metrics);
     let started = Instant::now();
@@ -334,26 +358,23 @@ async fn request_context(State(state): State<SharedState>, req: Request, next: N
     let streamed = req.uri().path().starts_with("/v1/proxy/");
     let too_large = !streamed && declared.is_some_and(|n| n > state.config.max_body_bytes);
     let run = async move {
-        if too_large {
-            return envelope::invalid("the body is too large").into_response();
-        }
-        next.run(req).await
-    };
-    let mut response = REQUEST_ID
-        .scope(id.clone(), run)
-        .instrument(span.clone())
-        .await;
-    drop(in_flight);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    span.in_scope(|| {
+        let response = if too_large {
+            envelope::invalid("the body is too large").into_response()
+        } else {
+            next.run(req).await
+        };
         tracing::info!(
             status = response.status().as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "request served"
         );
-    });
+        response
+    };
+    let mut response = REQUEST.scope(context, run).await;
+    drop(in_flight);
+    if let Some(id) = id {
+        response.headers_mut().insert("x-request-id", id);
+    }
     response
 }
 
@@ -529,7 +550,7 @@ async fn require_api_key(
             Err(e) => ApiError(e).into_response(),
             Ok(None) => {
                 let caller = state.api_keys.caller(index);
-                tracing::Span::current().record("api_key", caller.key_name.as_str());
+                crate::logging::record_api_key(&caller.key_name);
                 let path = req
                     .extensions()
                     .get::<axum::extract::OriginalUri>()
@@ -547,9 +568,8 @@ async fn require_api_key(
                     ))
                     .into_response();
                 }
-                let actor = caller.key_name.clone();
                 req.extensions_mut().insert(caller);
-                crate::audit::ACTOR.scope(actor, next.run(req)).await
+                next.run(req).await
             }
             Ok(Some(wait)) => {
                 state

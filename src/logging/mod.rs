@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tracing_subscriber::fmt::MakeWriter;
+mod line;
+
+pub use line::{LineLayer, REQUEST, RequestContext, record_api_key};
 
 /// How often the buffer is written out.
 const INTERVAL: Duration = Duration::from_millis(10);
@@ -108,30 +110,21 @@ impl Drop for LogGuard {
     }
 }
 
-/// Appends one formatted line (tracing writes each event with one call).
-pub struct LineWriter<'a>(&'a Shared);
-
-impl Write for LineWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut pending = self.0.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() + buf.len() > MAX_PENDING {
-            self.0.dropped.fetch_add(1, Ordering::Relaxed);
-        } else {
-            pending.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+impl LogBuffer {
+    /// Appends one line (or drops it, counted, when too much waits).
+    pub fn append(&self, line: &[u8]) {
+        self.shared.append(line);
     }
 }
 
-impl<'a> MakeWriter<'a> for LogBuffer {
-    type Writer = LineWriter<'a>;
-
-    fn make_writer(&'a self) -> LineWriter<'a> {
-        LineWriter(&self.shared)
+impl Shared {
+    fn append(&self, line: &[u8]) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() + line.len() > MAX_PENDING {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            pending.extend_from_slice(line);
+        }
     }
 }
 
@@ -141,7 +134,7 @@ mod tests {
 
     /// A `Write` the test can read back.
     #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Sink(pub(super) Arc<Mutex<Vec<u8>>>);
 
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -158,10 +151,7 @@ mod tests {
         let sink = Sink::default();
         let (buffer, guard) = LogBuffer::start(sink.clone());
         for i in 0..1000 {
-            buffer
-                .make_writer()
-                .write_all(format!("line {i}\n").as_bytes())
-                .unwrap();
+            buffer.append(format!("line {i}\n").as_bytes());
         }
         // Written by the thread within a few intervals, without a stop.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -169,7 +159,7 @@ mod tests {
             std::thread::sleep(INTERVAL);
         }
         assert!(!sink.0.lock().unwrap().is_empty());
-        buffer.make_writer().write_all(b"last\n").unwrap();
+        buffer.append(b"last\n");
         drop(guard);
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -186,9 +176,9 @@ mod tests {
             dropped: AtomicU64::new(0),
             stopping: AtomicBool::new(true),
         };
-        LineWriter(&shared).write_all(b"fits\n").unwrap();
-        LineWriter(&shared).write_all(b"too long\n").unwrap();
-        LineWriter(&shared).write_all(b"too long\n").unwrap();
+        shared.append(b"fits\n");
+        shared.append(b"too long\n");
+        shared.append(b"too long\n");
         let sink = Sink::default();
         shared.run(sink.clone());
         let text = sink.0.lock().unwrap();

@@ -265,7 +265,7 @@ fn router(state: SharedState, streams: tokio_util::sync::CancellationToken) -> R
         .route("/metrics", get(health::metrics))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
-        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .route_layer(TrackLayer(state.metrics.http_requests.clone()))
         .with_state(state)
 }
 
@@ -478,21 +478,61 @@ fn panicked(detail: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError(Error::new(ErrorCode::Internal, "internal error")).into_response()
 }
 
-/// Counts requests by route template (never by raw path: ids are unbounded).
-async fn track(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let response = next.run(req).await;
-    state
-        .metrics
-        .http_requests
-        .with_label_values(&[method, route.as_str(), response.status().as_str()])
-        .inc();
-    response
+/// Counts requests by route template (never by raw path: ids are
+/// unbounded). It wraps every route (only there is the template known), so
+/// it is a plain service rather than a `from_fn` layer, which would copy the
+/// route's service on each request.
+#[derive(Clone)]
+struct Track<S> {
+    inner: S,
+    metrics: prometheus::IntCounterVec,
+}
+
+/// Puts [`Track`] around a route.
+#[derive(Clone)]
+struct TrackLayer(prometheus::IntCounterVec);
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+impl<S> tower::Service<Request> for Track<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let method = method_label(req.method());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let answer = self.inner.call(req);
+        let requests = self.metrics.clone();
+        Box::pin(async move {
+            let response = answer.await?;
+            let route = route.as_ref().map_or("", MatchedPath::as_str);
+            requests
+                .with_label_values(&[method, route, response.status().as_str()])
+                .inc();
+            Ok(response)
+        })
+    }
 }
 
 /// Every `/v1` path but the OAuth callback (its `state` authenticates it)

@@ -418,9 +418,16 @@ fn context(
 
 /// `{config: {...}}`, empty when the caller has none.
 fn config(m: Option<&Map<String, Value>>) -> JinjaValue {
-    let empty = Map::new();
-    let config = JinjaValue::from(Serde(m.unwrap_or(&empty)));
-    JinjaValue::from(BTreeMap::from([("config".to_owned(), config)]))
+    fn wrap(config: &Map<String, Value>) -> JinjaValue {
+        let config = JinjaValue::from(Serde(config));
+        JinjaValue::from(BTreeMap::from([("config".to_owned(), config)]))
+    }
+    // Most accounts and connections have none: made once, shared.
+    static EMPTY: std::sync::LazyLock<JinjaValue> = std::sync::LazyLock::new(|| wrap(&Map::new()));
+    match m {
+        Some(config) if !config.is_empty() => wrap(config),
+        _ => EMPTY.clone(),
+    }
 }
 
 /// Why a base URL could not be had.

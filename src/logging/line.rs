@@ -40,12 +40,8 @@ pub struct RequestContext {
 impl RequestContext {
     /// A request with a new id.
     pub fn new(method: &'static str, path: String) -> RequestContext {
-        let mut id = String::with_capacity(30);
-        id.push_str("req_");
-        let _ = write!(id, "{}", ulid::Ulid::new());
-        id.make_ascii_lowercase();
         RequestContext {
-            id,
+            id: crate::store::new_id("req"),
             method,
             path,
             api_key: OnceCell::new(),

@@ -1452,7 +1452,13 @@ pub fn new_id(prefix: &str) -> String {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .generate()
         .unwrap_or_else(|_| ulid::Ulid::new());
-    format!("{prefix}_{}", id.to_string().to_lowercase())
+    let mut text = String::with_capacity(prefix.len() + 1 + ulid::ULID_LEN);
+    text.push_str(prefix);
+    text.push('_');
+    let start = text.len();
+    let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{id}"));
+    text[start..].make_ascii_lowercase();
+    text
 }
 
 /// A database URL without its password, for messages.

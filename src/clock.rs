@@ -12,7 +12,14 @@ use time::OffsetDateTime;
 
 /// Now, as stored and returned.
 pub fn now() -> String {
-    text(OffsetDateTime::now_utc())
+    stored(since_epoch())
+}
+
+/// Now, as time since the Unix epoch.
+pub fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// Now, in Unix milliseconds.
@@ -22,22 +29,20 @@ pub fn now_ms() -> i64 {
 
 /// A time as stored and returned.
 pub fn text(t: OffsetDateTime) -> String {
-    let nanos = u128::try_from(t.unix_timestamp_nanos()).unwrap_or(0);
-    let since_epoch = Duration::new(
-        u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
-        (nanos % 1_000_000_000) as u32,
-    );
-    let mut out = String::with_capacity(24);
-    write_utc(&mut out, since_epoch, Fraction::Millis);
-    out
+    let seconds = u64::try_from(t.unix_timestamp()).unwrap_or(0);
+    stored(Duration::new(seconds, t.nanosecond()))
 }
 
 /// Unix milliseconds as stored and returned text.
 pub fn text_of_ms(ms: i64) -> Option<String> {
-    let ms = u64::try_from(ms).ok()?;
+    Some(stored(Duration::from_millis(u64::try_from(ms).ok()?)))
+}
+
+/// A time since the Unix epoch as stored text.
+fn stored(since_epoch: Duration) -> String {
     let mut out = String::with_capacity(24);
-    write_utc(&mut out, Duration::from_millis(ms), Fraction::Millis);
-    Some(out)
+    write_utc(&mut out, since_epoch, Fraction::Millis);
+    out
 }
 
 /// How many fraction digits [`write_utc`] writes.

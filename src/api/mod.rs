@@ -485,7 +485,7 @@ fn panicked(detail: Box<dyn std::any::Any + Send + 'static>) -> Response {
 #[derive(Clone)]
 struct Track<S> {
     inner: S,
-    metrics: prometheus::IntCounterVec,
+    requests: prometheus::IntCounterVec,
 }
 
 /// Puts [`Track`] around a route.
@@ -498,7 +498,7 @@ impl<S> tower::Layer<S> for TrackLayer {
     fn layer(&self, inner: S) -> Track<S> {
         Track {
             inner,
-            metrics: self.0.clone(),
+            requests: self.0.clone(),
         }
     }
 }
@@ -523,7 +523,7 @@ where
         let method = method_label(req.method());
         let route = req.extensions().get::<MatchedPath>().cloned();
         let answer = self.inner.call(req);
-        let requests = self.metrics.clone();
+        let requests = self.requests.clone();
         Box::pin(async move {
             let response = answer.await?;
             let route = route.as_ref().map_or("", MatchedPath::as_str);
@@ -594,8 +594,8 @@ async fn require_api_key(
                 let path = req
                     .extensions()
                     .get::<axum::extract::OriginalUri>()
-                    .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
-                if !role_allows(caller.role, req.method(), &path) {
+                    .map_or(req.uri().path(), |o| o.0.path());
+                if !role_allows(caller.role, req.method(), path) {
                     return ApiError(Error::new(
                         ErrorCode::Forbidden,
                         format!(
@@ -603,7 +603,7 @@ async fn require_api_key(
                             caller.key_name,
                             caller.role.as_str(),
                             method_label(req.method()),
-                            log_path(&path)
+                            log_path(path)
                         ),
                     ))
                     .into_response();

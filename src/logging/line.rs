@@ -96,26 +96,17 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for LineLayer {
 
 /// `2026-11-26T13:53:32.123456Z`, the clock's time in UTC.
 fn timestamp(out: &mut String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    crate::clock::write_utc(out, now, crate::clock::Fraction::Micros);
-}
-
-fn level_name(level: &Level) -> &'static str {
-    match *level {
-        Level::TRACE => "TRACE",
-        Level::DEBUG => "DEBUG",
-        Level::INFO => "INFO",
-        Level::WARN => "WARN",
-        Level::ERROR => "ERROR",
-    }
+    crate::clock::write_utc(
+        out,
+        crate::clock::since_epoch(),
+        crate::clock::Fraction::Micros,
+    );
 }
 
 fn text_line(out: &mut String, event: &Event<'_>, ansi: bool) {
     timestamp(out);
     let level = event.metadata().level();
-    let name = level_name(level);
+    let name = level.as_str();
     out.push(' ');
     if name.len() < 5 {
         out.push(' ');
@@ -199,7 +190,7 @@ fn json_line(out: &mut String, event: &Event<'_>) {
     out.push_str("{\"timestamp\":\"");
     timestamp(out);
     out.push_str("\",\"level\":\"");
-    out.push_str(level_name(event.metadata().level()));
+    out.push_str(event.metadata().level().as_str());
     out.push_str("\",\"fields\":{");
     event.record(&mut JsonFields {
         out: &mut *out,

@@ -110,10 +110,19 @@ measure() { # name conns url [lua-with-request]
   pids=$(hop_pids "$1")
   # shellcheck disable=SC2086
   before=$(cpu_ticks $pids)
+  # System calls the hop makes meanwhile (perf's syscall tracepoint; none
+  # counted where perf may not read it).
+  rm -f "$WORK/syscalls.csv"
+  perf stat -x, -e raw_syscalls:sys_enter -o "$WORK/syscalls.csv" -p "$(echo $pids | tr ' ' ',')" \
+    -- sleep "$DURATION" >/dev/null 2>&1 &
+  local perf_pid=$!
   wrk -t1 -c"$2" -d"${DURATION}s" -s "$script" -H "X-Api-Key: demo-key" "$3" > "$WORK/wrk.out"
+  wait "$perf_pid" 2>/dev/null || true
+  local syscalls
+  syscalls=$(awk -F, '/raw_syscalls/ {print $1 + 0}' "$WORK/syscalls.csv" 2>/dev/null)
   # shellcheck disable=SC2086
-  awk -v n="$1" -v c="$2" -v cpu="$(( ($(cpu_ticks $pids) - before) * TICK_US ))" -v d="$DURATION" \
-    '/^RESULT/ {print n, c, $2, $3, $4, $5, ($2 > 0 ? cpu / ($2 * d) : 0)}' "$WORK/wrk.out"
+  awk -v n="$1" -v c="$2" -v cpu="$(( ($(cpu_ticks $pids) - before) * TICK_US ))" -v d="$DURATION" -v sc="${syscalls:-0}" \
+    '/^RESULT/ {print n, c, $2, $3, $4, $5, ($2 > 0 ? cpu / ($2 * d) : 0), ($2 > 0 ? sc / ($2 * d) : 0)}' "$WORK/wrk.out"
 }
 
 # --- one gateway per store --------------------------------------------------
@@ -269,15 +278,17 @@ for line in open(sys.argv[1]):
         rss[f[0]] = int(f[2]); continue
     if f[1] == "instructions":
         print(f"{f[0]}: {f[2]} costs the gateway {float(f[3]):,.0f} instructions per request"); continue
-    store, name, conns, rps, p50, p99, errors, cpu = f[0], f[1], int(f[2]), float(f[3]), float(f[4]), float(f[5]), int(f[6]), float(f[7])
-    rows[(store, conns, name)] = (rps, p50, p99, errors, cpu)
-# cpu µs/req: CPU time of the run's own hop (the provider for direct, nginx's
-# processes, the gateway) per request answered.
-print(f"{'store':9} {'conns':>5} {'run':8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'× nginx':>8} {'cpu µs/req':>10} {'errors':>6}")
-for (store, conns, name), (rps, p50, p99, errors, cpu) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], ["direct","nginx","execute","proxy"].index(kv[0][2]))):
+    store, name, conns, rps, p50, p99, errors, cpu, sc = f[0], f[1], int(f[2]), float(f[3]), float(f[4]), float(f[5]), int(f[6]), float(f[7]), float(f[8])
+    rows[(store, conns, name)] = (rps, p50, p99, errors, cpu, sc)
+# cpu µs/req and syscalls/req: CPU time and system calls of the run's own
+# hop (the provider for direct, nginx's processes, the gateway) per request
+# answered.
+print(f"{'store':9} {'conns':>5} {'run':8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'× nginx':>8} {'cpu µs/req':>10} {'syscalls/req':>12} {'errors':>6}")
+for (store, conns, name), (rps, p50, p99, errors, cpu, sc) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], ["direct","nginx","execute","proxy"].index(kv[0][2]))):
     ref = rows.get((store, conns, "nginx"))
     ratio = f"{rps / ref[0]:.2f}" if ref else "-"
-    print(f"{store:9} {conns:5} {name:8} {rps:9.0f} {p50/1000:7.2f} {p99/1000:7.2f} {ratio:>8} {cpu:10.1f} {errors:6}")
+    calls = f"{sc:.1f}" if sc else "-"
+    print(f"{store:9} {conns:5} {name:8} {rps:9.0f} {p50/1000:7.2f} {p99/1000:7.2f} {ratio:>8} {cpu:10.1f} {calls:>12} {errors:6}")
 print()
 for store in sorted({k[0] for k in rows}):
     for conns in sorted({k[1] for k in rows if k[0] == store}):

@@ -51,6 +51,11 @@ where
         return execute_steps(provider, tool, params, ctx, send).await;
     }
     let request = render(provider, tool, params, ctx)?;
+    // A call of one request does not need it again: sent without a copy.
+    if !tool.content && tool.pagination.is_none() {
+        let response = send(request).await?;
+        return single(provider, tool, &response);
+    }
     let mut response = send(request.clone()).await?;
     if tool.content {
         // Providers hand out file content from a short-lived signed URL on
@@ -65,16 +70,11 @@ where
                 pages: 1,
             });
         }
-        check(provider, &response)?;
     }
-    let body = check(provider, &response)?;
     let Some(pagination) = &tool.pagination else {
-        return Ok(Execution {
-            output: map_output(provider, tool, &body),
-            upstream_status: response.status,
-            pages: 1,
-        });
+        return single(provider, tool, &response);
     };
+    let body = check(provider, &response)?;
     let max_items = render::max_items(provider, tool, pagination.max_items, params, ctx)?;
     let mut pager = Pager::new(provider, pagination, &request, max_items);
     let mut status = response.status;
@@ -91,6 +91,20 @@ where
         output: map_output(provider, tool, &merged),
         upstream_status: status,
         pages,
+    })
+}
+
+/// The output of a call that made one request.
+fn single(
+    provider: &Provider,
+    tool: &Tool,
+    response: &ProviderResponse,
+) -> Result<Execution, Error> {
+    let body = check(provider, response)?;
+    Ok(Execution {
+        output: map_output(provider, tool, &body),
+        upstream_status: response.status,
+        pages: 1,
     })
 }
 

@@ -11,7 +11,8 @@
 #   proxy    GET /v1/proxy/{account}/notes/1 (the raw proxy)
 # and prints req/s, p50 and p99 latency, each against nginx, the CPU time the
 # run's own hop spent per request (the provider for direct, nginx's processes,
-# the gateway: the figure other load on the machine disturbs least), and the
+# the gateway: the figure other load on the machine disturbs least) and its
+# system calls per request (with perf, where it may read tracepoints), and the
 # latency the gateway adds over calling the provider directly. The gateway runs with
 # its default configuration (access log at `info`).
 #

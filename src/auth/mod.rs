@@ -151,6 +151,20 @@ impl Resolver {
         }
     }
 
+    /// Drops what this process holds of a deleted account's secrets (its
+    /// opened credentials), so none outlives the request that deleted it.
+    pub fn forget_account(&self, account_id: &str) {
+        self.opened.forget(|id, _| id != account_id);
+    }
+
+    /// Drops what this process holds of a deleted connection's secrets: its
+    /// client-credentials token and its accounts' opened credentials.
+    pub fn forget_connection(&self, connection_id: &str) {
+        self.client_tokens.forget(connection_id);
+        self.opened
+            .forget(|_, entry| entry.connection_id != connection_id);
+    }
+
     /// What the OAuth flow needs of the gateway, for `provider`.
     pub fn env(&self, provider: &Provider) -> OAuthEnv<'_> {
         OAuthEnv {
@@ -239,6 +253,12 @@ impl ClientTokens {
         }
     }
 
+    /// Drops the token of a deleted connection.
+    fn forget(&self, connection_id: &str) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.remove(connection_id);
+    }
+
     /// The slot of a connection; an update of the connection (new secret,
     /// new scopes) gets a fresh slot in place of the old one. The common
     /// case, a slot for the connection as it is, is one lookup by id with
@@ -267,8 +287,16 @@ impl ClientTokens {
 /// map starts over.
 #[derive(Default)]
 struct OpenedCredentials {
-    /// By account id: the sealed text and what it opened to.
-    entries: Mutex<HashMap<String, (String, Opened)>>,
+    /// By account id.
+    entries: Mutex<HashMap<String, OpenedEntry>>,
+}
+
+/// An account's credentials as opened from one sealed text.
+struct OpenedEntry {
+    /// The account's connection (forgotten with it).
+    connection_id: String,
+    sealed: String,
+    opened: Opened,
 }
 
 /// Credentials as opened, shared by the calls that use them.
@@ -287,18 +315,29 @@ impl OpenedCredentials {
             return Ok(Arc::default());
         };
         let lock = || self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((text, opened)) = lock().get(&account.id)
-            && text == sealed
+        if let Some(entry) = lock().get(&account.id)
+            && entry.sealed == *sealed
         {
-            return Ok(Arc::clone(opened));
+            return Ok(Arc::clone(&entry.opened));
         }
         let opened = Arc::new(open_account_credentials(vault, account)?);
         let mut entries = lock();
         if entries.len() >= MAX_OPENED {
             entries.clear();
         }
-        entries.insert(account.id.clone(), (sealed.clone(), Arc::clone(&opened)));
+        let entry = OpenedEntry {
+            connection_id: account.connection_id.clone(),
+            sealed: sealed.clone(),
+            opened: Arc::clone(&opened),
+        };
+        entries.insert(account.id.clone(), entry);
         Ok(opened)
+    }
+
+    /// Drops the opened credentials of the accounts `keep` refuses.
+    fn forget(&self, keep: impl Fn(&str, &OpenedEntry) -> bool) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|id, entry| keep(id, entry));
     }
 }
 
@@ -506,6 +545,37 @@ mod tests {
         let resealed = opened.get(&vault, &account).unwrap();
         assert!(!Arc::ptr_eq(&resealed, &again));
         assert_eq!(resealed["api_key"], "second");
+    }
+
+    #[test]
+    fn deleted_accounts_and_connections_leave_no_opened_secrets() {
+        let vault = Vault::new(&Vault::generate_key(), &[]).unwrap();
+        let tokens = ClientTokens::default();
+        let opened = OpenedCredentials::default();
+        let account = |id: &str, connection: &str| {
+            let mut a = ConnectedAccount::sample(id);
+            a.connection_id = connection.into();
+            let place = crate::vault::Place::account_credentials(id);
+            a.credentials = Some(vault.seal(place, br#"{"api_key": "k"}"#));
+            a
+        };
+        for (id, connection) in [("ca_1", "conn_1"), ("ca_2", "conn_1"), ("ca_3", "conn_2")] {
+            opened.get(&vault, &account(id, connection)).unwrap();
+        }
+        tokens.slot(&connection("2025-01-01T00:00:00.000Z"));
+        let held = |opened: &OpenedCredentials| {
+            let mut ids: Vec<String> = opened.entries.lock().unwrap().keys().cloned().collect();
+            ids.sort();
+            ids
+        };
+
+        // What `Resolver::forget_account` and `forget_connection` do.
+        opened.forget(|id, _| id != "ca_3");
+        assert_eq!(held(&opened), ["ca_1", "ca_2"]);
+        tokens.forget("conn_1");
+        opened.forget(|_, entry| entry.connection_id != "conn_1");
+        assert!(held(&opened).is_empty());
+        assert!(tokens.slots.lock().unwrap().is_empty());
     }
 
     fn connection(updated_at: &str) -> Connection {

@@ -291,7 +291,8 @@ pub async fn reseal(config: &Config) -> Result<ResealReport, StartError> {
     Ok(report)
 }
 
-/// Background upkeep: drops idle rate-limit state now and then.
+/// Background upkeep: drops idle rate-limit state and stale circuits now
+/// and then.
 fn spawn_upkeep(upstream: Upstream) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));

@@ -59,11 +59,13 @@ impl CircuitState {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Circuit {
     failures: u32,
     open_until: Option<Instant>,
     probing: bool,
+    /// When the last failure was counted.
+    failed_at: Instant,
 }
 
 /// The circuits of the hosts that failed lately. A host whose last attempt
@@ -171,11 +173,37 @@ impl Breakers {
         if let Some(c) = circuits.get_mut(host) {
             return c.failed(&self.config);
         }
-        let mut c = Circuit::default();
+        let mut c = Circuit {
+            failures: 0,
+            open_until: None,
+            probing: false,
+            failed_at: Instant::now(),
+        };
         let state = c.failed(&self.config);
         circuits.insert(host.to_owned(), c);
         self.troubled.store(circuits.len(), Ordering::Relaxed);
         state
+    }
+
+    /// Forgets the circuits of hosts that have not been called for a while
+    /// (called now and then): a closed one whose last failure is older
+    /// than a cool-down (its failures were not consecutive for long), and
+    /// an open one that nobody asked to probe for ten cool-downs. While
+    /// any circuit is left, every attempt takes the lock.
+    pub fn shrink(&self) {
+        self.shrink_at(Instant::now());
+    }
+
+    fn shrink_at(&self, now: Instant) {
+        let Some(mut circuits) = self.troubled() else {
+            return;
+        };
+        let cool_down = Duration::from_millis(self.config.cool_down_ms);
+        circuits.retain(|_, c| match c.open_until {
+            None => now.duration_since(c.failed_at) < cool_down,
+            Some(until) => c.probing || now < until + cool_down * 10,
+        });
+        self.troubled.store(circuits.len(), Ordering::Relaxed);
     }
 
     /// The state of `host`'s circuit now.
@@ -197,6 +225,7 @@ impl Circuit {
     /// its probe failed.
     fn failed(&mut self, config: &BreakerConfig) -> CircuitState {
         self.failures += 1;
+        self.failed_at = Instant::now();
         if self.probing || self.failures >= config.failure_threshold {
             self.open_until = Some(Instant::now() + Duration::from_millis(config.cool_down_ms));
             self.probing = false;
@@ -344,6 +373,35 @@ mod tests {
         assert_eq!(b.troubled.load(Ordering::Relaxed), 1);
         assert_eq!(b.admit("a"), Admission::Go);
         assert_eq!(b.record("b", false), CircuitState::Open, "b still counts");
+    }
+
+    #[test]
+    fn circuits_of_hosts_not_called_lately_are_forgotten() {
+        let b = breakers(2, 1_000);
+        let start = Instant::now();
+        let later = |ms| start + Duration::from_millis(ms);
+        b.record("once", false); // closed, one failure
+        b.record("down", false);
+        b.record("down", false); // open
+        b.shrink_at(later(900));
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 2, "all recent");
+
+        b.shrink_at(later(2_000));
+        assert_eq!(
+            b.troubled.load(Ordering::Relaxed),
+            1,
+            "an old failure of a closed circuit is forgotten; an open one waits for its probe"
+        );
+        assert_eq!(
+            b.record("once", false),
+            CircuitState::Closed,
+            "counted anew"
+        );
+
+        // The open circuit nobody probed for ten cool-downs goes too.
+        b.shrink_at(later(12_000));
+        assert_eq!(b.troubled.load(Ordering::Relaxed), 0);
+        assert_eq!(b.admit("down"), Admission::Go);
     }
 
     #[test]

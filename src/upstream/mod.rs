@@ -299,9 +299,11 @@ impl Upstream {
         self.limits.shared()
     }
 
-    /// Drops idle rate-limit state (called now and then).
+    /// Drops idle rate-limit state and the circuits of hosts not called
+    /// lately (called now and then).
     pub fn shrink(&self) {
         self.limits.shrink();
+        self.breakers.shrink();
     }
 
     /// Sends `req` with the resilience of the module docs.

@@ -3,11 +3,13 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{API_KEY, Backend, Setup, TestGateway, specs_dir};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use switchboard::store::Change;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -857,6 +859,31 @@ async fn key_changing_world(
     (gw, mock, account, call)
 }
 
+/// What the store of `gw` tells its change hooks from now on (the
+/// credentials resolver is one: it drops the secrets it holds for them).
+fn changes_heard(gw: &TestGateway) -> Arc<Mutex<Vec<String>>> {
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&heard);
+    gw.state.store.on_change(move |change| {
+        let said = match change {
+            Change::Account(id) => format!("account {id}"),
+            Change::Connection(id) => format!("connection {id}"),
+            Change::Unknown => "unknown".to_owned(),
+        };
+        sink.lock().unwrap().push(said);
+    });
+    heard
+}
+
+/// Whether the hooks of [`changes_heard`] were told of a change to
+/// `account` since they were last asked.
+fn told_of_account(heard: &Mutex<Vec<String>>, account: &str) -> bool {
+    let mut heard = heard.lock().unwrap();
+    let told = heard.contains(&format!("account {account}"));
+    heard.clear();
+    told
+}
+
 /// Calls on a known account read it from memory, yet every change is in
 /// force on this replica as soon as the request that made it has answered
 /// (new credentials, a deleted account), and on another replica within
@@ -885,10 +912,14 @@ async fn a_change_is_in_force_before_its_request_answers(backend: Backend) {
     let replica = gw.replica().await;
     let (status, _) = replica.post("/v1/tools/execute", call.clone()).await;
     assert_eq!(status, StatusCode::OK);
+    let heard = changes_heard(&gw);
     let (status, _) = gw
         .delete(&format!("/v1/connected-accounts/{account}"))
         .await;
     assert_eq!(status, StatusCode::OK);
+    // What keeps the account's opened credentials was told before the
+    // deletion answered.
+    assert!(told_of_account(&heard, &account), "the deletion");
     let (status, body) = gw.post("/v1/tools/execute", call.clone()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "gone here at once: {body}");
     // The replica sees it within the time to live.
@@ -910,6 +941,7 @@ async fn replicas_hear_of_changes_at_once_on_postgres() {
     };
     let (gw, _mock, account, call) = key_changing_world(&backend, 60_000).await;
     let replica = gw.replica().await;
+    let hooks_heard = changes_heard(&replica);
     let key_used = |body: &Value| body["data"]["id"].as_str().unwrap_or_default().to_owned();
     // The replica caches the account.
     let (status, body) = replica.post("/v1/tools/execute", call.clone()).await;
@@ -936,6 +968,10 @@ async fn replicas_hear_of_changes_at_once_on_postgres() {
         key_used(&replica.post("/v1/tools/execute", call.clone()).await.1) == "sk_replaced"
     })
     .await;
+    assert!(
+        told_of_account(&hooks_heard, &account),
+        "the replica's change hooks heard of the new credentials"
+    );
     gw.delete(&format!("/v1/connected-accounts/{account}"))
         .await;
     let deleted = heard("the deletion", async || {
@@ -943,6 +979,10 @@ async fn replicas_hear_of_changes_at_once_on_postgres() {
     })
     .await;
     eprintln!("heard on the replica after: new key {new_key:?}, deletion {deleted:?}");
+    assert!(
+        told_of_account(&hooks_heard, &account),
+        "the replica's change hooks heard of the deletion too"
+    );
     let metrics = replica.metrics().await;
     assert!(
         metrics.contains("switchboard_account_cache_invalidations_total{source=\"notify\"}"),

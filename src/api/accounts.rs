@@ -265,9 +265,11 @@ pub(super) async fn remove(
         }
         _ => false,
     };
-    let deleted = state.store.delete_account(&account.id).await?;
-    state.auth.forget_account(&account.id);
-    Ok(deleted.then_some(revoked))
+    Ok(state
+        .store
+        .delete_account(&account.id)
+        .await?
+        .then_some(revoked))
 }
 
 /// `POST /v1/connected-accounts/{id}/credentials` for api_key, bearer and

@@ -180,9 +180,11 @@ pub async fn delete(
     // Its accounts' grants are revoked at the provider first (best effort),
     // as deleting one account does, so no live grant is left behind.
     let revoked = revoke_accounts(&state, &connection).await?;
-    let deleted = state.store.delete_connection(&id).await?;
-    state.auth.forget_connection(&id);
-    let accounts = deleted.ok_or_else(|| missing(&id))?;
+    let accounts = state
+        .store
+        .delete_connection(&id)
+        .await?
+        .ok_or_else(|| missing(&id))?;
     Ok(axum::Json(json!({
         "id": id,
         "deleted": true,

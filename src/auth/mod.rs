@@ -33,7 +33,7 @@ use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::registry::{Auth, Provider, Specs};
 use crate::spec::AuthType;
-use crate::store::{ConnectedAccount, Connection, Store};
+use crate::store::{Change, ConnectedAccount, Connection, Store};
 use crate::upstream::Upstream;
 use crate::vault::Vault;
 use flow::OAuthEnv;
@@ -57,8 +57,8 @@ pub struct Resolver {
     /// How long before its expiry a token is renewed.
     skew: Duration,
     refresher: Refresher,
-    client_tokens: ClientTokens,
-    opened: OpenedCredentials,
+    client_tokens: Arc<ClientTokens>,
+    opened: Arc<OpenedCredentials>,
 }
 
 impl Resolver {
@@ -72,6 +72,12 @@ impl Resolver {
         upstream: Upstream,
         metrics: Metrics,
     ) -> Resolver {
+        let client_tokens = Arc::new(ClientTokens::default());
+        let opened = Arc::new(OpenedCredentials::default());
+        store.on_change({
+            let (client_tokens, opened) = (Arc::clone(&client_tokens), Arc::clone(&opened));
+            move |change| forget(&client_tokens, &opened, change)
+        });
         Resolver {
             store,
             vault,
@@ -81,8 +87,8 @@ impl Resolver {
             managed_apps: config.managed_oauth_apps.clone(),
             skew: Duration::from_secs(config.token_refresh_skew_s),
             refresher: Refresher::default(),
-            client_tokens: ClientTokens::default(),
-            opened: OpenedCredentials::default(),
+            client_tokens,
+            opened,
         }
     }
 
@@ -151,20 +157,6 @@ impl Resolver {
         }
     }
 
-    /// Drops what this process holds of a deleted account's secrets (its
-    /// opened credentials), so none outlives the request that deleted it.
-    pub fn forget_account(&self, account_id: &str) {
-        self.opened.forget(|id, _| id != account_id);
-    }
-
-    /// Drops what this process holds of a deleted connection's secrets: its
-    /// client-credentials token and its accounts' opened credentials.
-    pub fn forget_connection(&self, connection_id: &str) {
-        self.client_tokens.forget(connection_id);
-        self.opened
-            .forget(|_, entry| entry.connection_id != connection_id);
-    }
-
     /// What the OAuth flow needs of the gateway, for `provider`.
     pub fn env(&self, provider: &Provider) -> OAuthEnv<'_> {
         OAuthEnv {
@@ -180,6 +172,23 @@ impl Resolver {
     /// The gateway's OAuth callback URL.
     pub fn redirect_uri(&self) -> &str {
         &self.redirect_uri
+    }
+}
+
+/// Drops the secrets kept for what `change` wrote or deleted: an account's
+/// opened credentials, or a connection's token and its accounts' opened
+/// credentials (opened again on their next call, if they are still there).
+/// When changes may have been missed, every opened credential goes; the
+/// tokens stay (a changed connection gets a new token anyway, see
+/// [`ClientTokens::slot`]).
+fn forget(client_tokens: &ClientTokens, opened: &OpenedCredentials, change: Change<'_>) {
+    match change {
+        Change::Account(account) => opened.forget(|id, _| id != account),
+        Change::Connection(connection) => {
+            client_tokens.forget(connection);
+            opened.forget(|_, entry| entry.connection_id != connection);
+        }
+        Change::Unknown => opened.forget(|_, _| false),
     }
 }
 
@@ -569,13 +578,24 @@ mod tests {
             ids
         };
 
-        // What `Resolver::forget_account` and `forget_connection` do.
-        opened.forget(|id, _| id != "ca_3");
+        forget(&tokens, &opened, Change::Account("ca_3"));
         assert_eq!(held(&opened), ["ca_1", "ca_2"]);
-        tokens.forget("conn_1");
-        opened.forget(|_, entry| entry.connection_id != "conn_1");
+        forget(&tokens, &opened, Change::Connection("conn_2"));
+        assert_eq!(
+            tokens.slots.lock().unwrap().len(),
+            1,
+            "another connection's token stays"
+        );
+        forget(&tokens, &opened, Change::Connection("conn_1"));
         assert!(held(&opened).is_empty());
         assert!(tokens.slots.lock().unwrap().is_empty());
+
+        opened.get(&vault, &account("ca_1", "conn_1")).unwrap();
+        forget(&tokens, &opened, Change::Unknown);
+        assert!(
+            held(&opened).is_empty(),
+            "changes missed: every opened credential goes"
+        );
     }
 
     fn connection(updated_at: &str) -> Connection {

@@ -34,6 +34,41 @@ use crate::audit::{AuditLog, Event};
 /// and connections changed (see [`Store::listen_for_changes`]).
 const CHANGES_CHANNEL: &str = "switchboard_changes";
 
+/// A change to accounts or connections, as the store tells those who keep
+/// something derived from them ([`Store::on_change`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// This account was written or deleted.
+    Account(&'a str),
+    /// This connection was written or deleted (its accounts with it).
+    Connection(&'a str),
+    /// Changes may have been missed: another replica's announcements were
+    /// lost for a while.
+    Unknown,
+}
+
+/// One told of every [`Change`] ([`Store::on_change`]).
+type Hook = Box<dyn Fn(Change<'_>) + Send + Sync>;
+
+#[derive(Default)]
+struct Hooks(std::sync::RwLock<Vec<Hook>>);
+
+impl Hooks {
+    fn tell(&self, change: Change<'_>) {
+        let hooks = self.0.read().unwrap_or_else(|e| e.into_inner());
+        for hook in hooks.iter() {
+            hook(change);
+        }
+    }
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.read().map_or(0, |h| h.len());
+        write!(f, "Hooks({n})")
+    }
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -96,6 +131,8 @@ pub struct Store {
     audit: AuditLog,
     /// Woken when this process queues webhook deliveries.
     outbox: Arc<tokio::sync::Notify>,
+    /// Told of every change, made here or announced by another replica.
+    hooks: Arc<Hooks>,
 }
 
 /// Filters of `GET /v1/connected-accounts`.
@@ -169,7 +206,18 @@ impl Store {
             accounts: Arc::new(AccountCache::new(Duration::ZERO)),
             audit: AuditLog::default(),
             outbox: Arc::default(),
+            hooks: Arc::default(),
         })
+    }
+
+    /// Tells `hook` of every change to an account or a connection from now
+    /// on: one this process makes before the write returns, and on
+    /// PostgreSQL one another replica makes once its announcement arrives
+    /// (see [`Store::listen_for_changes`]). It runs on the writer's task and
+    /// must not block.
+    pub fn on_change(&self, hook: impl Fn(Change<'_>) + Send + Sync + 'static) {
+        let mut hooks = self.hooks.0.write().unwrap_or_else(|e| e.into_inner());
+        hooks.push(Box::new(hook));
     }
 
     /// Records this store's writes (and what callers record) in the audit
@@ -192,12 +240,14 @@ impl Store {
     /// Forgets account `id` here and, on PostgreSQL, on every replica.
     async fn account_changed(&self, id: &str) {
         self.accounts.forget(id);
+        self.hooks.tell(Change::Account(id));
         self.announce(&format!("a:{id}")).await;
     }
 
     /// Forgets every account here and on every replica (a connection changed).
     async fn connection_changed(&self, id: &str) {
         self.accounts.clear();
+        self.hooks.tell(Change::Connection(id));
         self.announce(&format!("c:{id}")).await;
     }
 
@@ -218,32 +268,48 @@ impl Store {
     }
 
     /// On PostgreSQL, listens for the changes other replicas announce and
-    /// forgets what they changed, for as long as the process runs. While
-    /// the listening connection is down (and when it comes back, since
-    /// announcements may have been missed), every cached account is
-    /// forgotten, so the cache's time to live bounds staleness then.
+    /// forgets what they changed (and tells the [`Store::on_change`]
+    /// hooks), for as long as the process runs. While the listening
+    /// connection is down (and when it comes back, since announcements may
+    /// have been missed), every cached account is forgotten, so the cache's
+    /// time to live bounds staleness then.
     pub fn listen_for_changes(&self, url: &str, metrics: crate::metrics::Metrics) {
-        if self.backend != Backend::Postgres || self.accounts.is_off() {
+        if self.backend != Backend::Postgres {
             return;
         }
         let url = url.to_owned();
         let cache = self.accounts.clone();
+        let hooks = self.hooks.clone();
         let pool = self.pool.clone();
+        let lost = {
+            let (cache, hooks) = (cache.clone(), hooks.clone());
+            move || {
+                cache.clear();
+                hooks.tell(Change::Unknown);
+            }
+        };
         tokio::spawn(async move {
             use sqlx::postgres::PgListener;
             while !pool.is_closed() {
                 match PgListener::connect(&url).await {
                     Ok(mut listener) => match listener.listen(CHANGES_CHANNEL).await {
                         Ok(()) => {
-                            cache.clear();
+                            lost();
                             while !pool.is_closed() {
                                 match listener.try_recv().await {
                                     Ok(Some(n)) => {
                                         let payload = n.payload();
-                                        if let Some(id) = payload.strip_prefix("a:") {
-                                            cache.forget(id);
-                                        } else {
-                                            cache.clear();
+                                        let change = match payload.split_once(':') {
+                                            Some(("a", id)) => Change::Account(id),
+                                            Some(("c", id)) => Change::Connection(id),
+                                            _ => Change::Unknown,
+                                        };
+                                        // Told first: once a call no longer
+                                        // finds the account, they know.
+                                        hooks.tell(change);
+                                        match change {
+                                            Change::Account(id) => cache.forget(id),
+                                            _ => cache.clear(),
                                         }
                                         metrics
                                             .cache_invalidations
@@ -253,7 +319,7 @@ impl Store {
                                     // The connection was lost and is made
                                     // again on the next call.
                                     Ok(None) => {
-                                        cache.clear();
+                                        lost();
                                         metrics
                                             .cache_invalidations
                                             .with_label_values(&["reconnect"])
@@ -274,7 +340,7 @@ impl Store {
                         tracing::warn!(error = %e, "could not listen for other replicas' changes")
                     }
                 }
-                cache.clear();
+                lost();
                 metrics
                     .cache_invalidations
                     .with_label_values(&["reconnect"])
@@ -573,7 +639,7 @@ impl Store {
                 ("status_changed_at", text(now)),
                 ("updated_at", text(now)),
             ],
-            Change {
+            AccountChange {
                 action: "account.credentials_set",
                 reason: None,
                 notice: (status == AccountStatus::Active).then_some(AccountNotice::Connected),
@@ -603,7 +669,7 @@ impl Store {
         &self,
         id: &str,
         sets: Vec<(&'static str, Col)>,
-        change: Change,
+        change: AccountChange,
     ) -> Result<Option<ConnectedAccount>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed = update_columns(&mut *tx, "connected_accounts", id, sets).await?;
@@ -784,7 +850,7 @@ impl Store {
                 ("status_changed_at", text(now)),
                 ("updated_at", text(now)),
             ],
-            Change {
+            AccountChange {
                 action: if imported {
                     "account.credentials_imported"
                 } else {
@@ -839,7 +905,7 @@ impl Store {
                 ("status_reason", Col::Text(None)),
                 ("updated_at", text(now)),
             ],
-            Change {
+            AccountChange {
                 action: "token.refreshed",
                 reason: None,
                 notice: None,
@@ -908,7 +974,7 @@ impl Store {
                 ("refresh_lease_until", Col::Int(None)),
                 ("updated_at", text(now)),
             ],
-            Change {
+            AccountChange {
                 action: match status {
                     AccountStatus::Revoked => "account.revoked",
                     AccountStatus::Expired => "account.expired",
@@ -1238,7 +1304,7 @@ pub struct Grant<'a> {
 }
 
 /// What an account write means, for the audit trail and webhooks.
-struct Change {
+struct AccountChange {
     /// The audit action.
     action: &'static str,
     reason: Option<String>,

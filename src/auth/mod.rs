@@ -182,14 +182,10 @@ impl Resolver {
 /// tokens stay (a changed connection gets a new token anyway, see
 /// [`ClientTokens::slot`]).
 fn forget(client_tokens: &ClientTokens, opened: &OpenedCredentials, change: Change<'_>) {
-    match change {
-        Change::Account(account) => opened.forget(|id, _| id != account),
-        Change::Connection(connection) => {
-            client_tokens.forget(connection);
-            opened.forget(|_, entry| entry.connection_id != connection);
-        }
-        Change::Unknown => opened.forget(|_, _| false),
+    if let Change::Connection(id) = change {
+        client_tokens.forget(id);
     }
+    opened.forget(change);
 }
 
 /// Access tokens of client-credentials connections, per process.
@@ -343,10 +339,18 @@ impl OpenedCredentials {
         Ok(opened)
     }
 
-    /// Drops the opened credentials of the accounts `keep` refuses.
-    fn forget(&self, keep: impl Fn(&str, &OpenedEntry) -> bool) {
+    /// Drops what `change` makes stale: an account's entry (a lookup), a
+    /// connection's accounts' (a pass over them all: connections change
+    /// seldom), or every entry.
+    fn forget(&self, change: Change<'_>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|id, entry| keep(id, entry));
+        match change {
+            Change::Account(id) => {
+                entries.remove(id);
+            }
+            Change::Connection(id) => entries.retain(|_, entry| entry.connection_id != id),
+            Change::Unknown => entries.clear(),
+        }
     }
 }
 

@@ -258,7 +258,7 @@ impl ClientTokens {
         }
     }
 
-    /// Drops the token of a deleted connection.
+    /// Drops the token of a connection that was written or deleted.
     fn forget(&self, connection_id: &str) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.remove(connection_id);

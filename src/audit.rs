@@ -33,7 +33,7 @@ pub fn request_id() -> String {
 /// browser), `gateway` in the gateway's own background work.
 pub fn actor() -> String {
     REQUEST
-        .try_with(|r| r.api_key.get().map_or("user", String::as_str).to_owned())
+        .try_with(|r| r.api_key.get().map_or("user", |k| &**k).to_owned())
         .unwrap_or_else(|_| "gateway".to_owned())
 }
 
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(in_request, "user");
         let keyed = REQUEST
             .scope(request(), async {
-                crate::logging::record_api_key("backend");
+                crate::logging::record_api_key(&"backend".into());
                 (Event::new("tool.executed"), crate::audit::request_id())
             })
             .await;

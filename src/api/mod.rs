@@ -74,17 +74,11 @@ pub type SharedState = Arc<AppState>;
 /// one is configured (kept in Redis by key name when limits are shared).
 pub struct ApiKeys {
     digests: Vec<[u8; 32]>,
-    names: Vec<String>,
+    /// Shared with the requests that come with the key (their log lines).
+    names: Vec<Arc<str>>,
     roles: Vec<Role>,
     limit: Option<KeyedLimit<u32>>,
     shared: Option<SharedLimits>,
-}
-
-/// Which key a request came with: its name (in logs) and role.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub key_name: String,
-    pub role: Role,
 }
 
 impl ApiKeys {
@@ -98,7 +92,10 @@ impl ApiKeys {
                 .iter()
                 .map(|(_, key, _)| Sha256::digest(key.as_bytes()).into())
                 .collect(),
-            names: parts.iter().map(|(name, _, _)| name.clone()).collect(),
+            names: parts
+                .iter()
+                .map(|(name, _, _)| Arc::from(name.as_str()))
+                .collect(),
             roles: parts.iter().map(|(_, _, role)| *role).collect(),
             limit: limit
                 .and_then(|l| crate::upstream::limit::quota(l.requests_per_second, l.burst))
@@ -133,12 +130,14 @@ impl ApiKeys {
         self.find(presented).is_some()
     }
 
-    fn caller(&self, index: u32) -> Caller {
-        let i = index as usize;
-        Caller {
-            key_name: self.names.get(i).cloned().unwrap_or_default(),
-            role: self.roles.get(i).copied().unwrap_or(Role::Execute),
-        }
+    /// The name of key `index`.
+    fn name(&self, index: u32) -> &Arc<str> {
+        &self.names[index as usize]
+    }
+
+    /// The role of key `index`.
+    fn role(&self, index: u32) -> Role {
+        self.roles[index as usize]
     }
 
     /// How long key `index` must wait before its next request, if it must.
@@ -149,7 +148,7 @@ impl ApiKeys {
             return Ok(None);
         };
         if let Some(shared) = &self.shared {
-            let name = self.names.get(index as usize).map_or("", String::as_str);
+            let name = self.name(index);
             let key = SharedLimit {
                 key: shared.key("api_key", "gateway", Some(name)),
                 gcra: limit.gcra(),
@@ -570,12 +569,8 @@ fn role_allows(role: Role, method: &axum::http::Method, path: &str) -> bool {
 
 /// `Authorization: Bearer <key>` with a configured key, or `unauthenticated`;
 /// a key whose role does not cover the request, `forbidden`. The key's name
-/// goes into the request's log line and extensions.
-async fn require_api_key(
-    State(state): State<SharedState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// goes into the request's context (its log lines, the audit trail's actor).
+async fn require_api_key(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -589,26 +584,25 @@ async fn require_api_key(
         Some(index) => match state.api_keys.throttle(index).await {
             Err(e) => ApiError(e).into_response(),
             Ok(None) => {
-                let caller = state.api_keys.caller(index);
-                crate::logging::record_api_key(&caller.key_name);
+                let (name, role) = (state.api_keys.name(index), state.api_keys.role(index));
+                crate::logging::record_api_key(name);
                 let path = req
                     .extensions()
                     .get::<axum::extract::OriginalUri>()
                     .map_or(req.uri().path(), |o| o.0.path());
-                if !role_allows(caller.role, req.method(), path) {
+                if !role_allows(role, req.method(), path) {
                     return ApiError(Error::new(
                         ErrorCode::Forbidden,
                         format!(
                             "API key `{}` (role {}) may not {} {}",
-                            caller.key_name,
-                            caller.role.as_str(),
+                            name,
+                            role.as_str(),
                             method_label(req.method()),
                             log_path(path)
                         ),
                     ))
                     .into_response();
                 }
-                req.extensions_mut().insert(caller);
                 next.run(req).await
             }
             Ok(Some(wait)) => {

@@ -13,6 +13,7 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -34,7 +35,7 @@ pub struct RequestContext {
     /// The path as logged (link tokens hidden, length bounded).
     pub path: String,
     /// The name of the API key the request came with, once it is checked.
-    pub api_key: OnceCell<String>,
+    pub api_key: OnceCell<Arc<str>>,
 }
 
 impl RequestContext {
@@ -51,8 +52,8 @@ impl RequestContext {
 
 /// Notes the API key's name in the request being served (its later lines
 /// carry it).
-pub fn record_api_key(name: &str) {
-    let _ = REQUEST.try_with(|r| r.api_key.set(name.to_owned()));
+pub fn record_api_key(name: &Arc<str>) {
+    let _ = REQUEST.try_with(|r| r.api_key.set(Arc::clone(name)));
 }
 
 /// Text or JSON lines into a [`LogBuffer`].
@@ -136,26 +137,43 @@ fn text_line(out: &mut String, event: &Event<'_>, ansi: bool) {
         }
         out.push_str("}: ");
     });
-    event.record(&mut TextFields { out, first: true });
+    event.record(&mut TextFields(Fields::new(out)));
 }
 
-/// An event's fields as text: the message as it is, then `name=value`,
-/// text values quoted.
-struct TextFields<'a> {
+/// Where an event's fields are written, and whether one has been yet.
+struct Fields<'a> {
     out: &'a mut String,
     first: bool,
 }
 
-impl TextFields<'_> {
-    fn name(&mut self, field: &Field) {
+impl<'a> Fields<'a> {
+    fn new(out: &'a mut String) -> Fields<'a> {
+        Fields { out, first: true }
+    }
+
+    /// Starts the next field: `separator` before every one but the first.
+    fn next(&mut self, separator: char) -> &mut String {
         if !self.first {
-            self.out.push(' ');
+            self.out.push(separator);
         }
         self.first = false;
+        self.out
+    }
+}
+
+/// An event's fields as text: the message as it is, then `name=value`,
+/// text values quoted.
+struct TextFields<'a>(Fields<'a>);
+
+impl TextFields<'_> {
+    /// Starts a field; where to write its value.
+    fn name(&mut self, field: &Field) -> &mut String {
+        let out = self.0.next(' ');
         if field.name() != "message" {
-            self.out.push_str(field_name(field));
-            self.out.push('=');
+            out.push_str(field_name(field));
+            out.push('=');
         }
+        out
     }
 }
 
@@ -164,25 +182,25 @@ impl Visit for TextFields<'_> {
         if skipped(field) {
             return;
         }
-        self.name(field);
+        let out = self.name(field);
         if field.name() == "message" {
-            self.out.push_str(value);
+            out.push_str(value);
         } else {
-            let _ = write!(self.out, "{value:?}");
+            let _ = write!(out, "{value:?}");
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.name(field);
-        let _ = write!(self.out, "{}", Chain(value));
+        let out = self.name(field);
+        let _ = write!(out, "{}", Chain(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if skipped(field) {
             return;
         }
-        self.name(field);
-        let _ = write!(self.out, "{value:?}");
+        let out = self.name(field);
+        let _ = write!(out, "{value:?}");
     }
 }
 
@@ -192,10 +210,7 @@ fn json_line(out: &mut String, event: &Event<'_>) {
     out.push_str("\",\"level\":\"");
     out.push_str(event.metadata().level().as_str());
     out.push_str("\",\"fields\":{");
-    event.record(&mut JsonFields {
-        out: &mut *out,
-        first: true,
-    });
+    event.record(&mut JsonFields(Fields::new(out)));
     out.push('}');
     let _ = REQUEST.try_with(|r| {
         out.push_str(",\"span\":{\"request_id\":");
@@ -214,24 +229,20 @@ fn json_line(out: &mut String, event: &Event<'_>) {
 }
 
 /// An event's fields as the members of a JSON object.
-struct JsonFields<'a> {
-    out: &'a mut String,
-    first: bool,
-}
+struct JsonFields<'a>(Fields<'a>);
 
 impl JsonFields<'_> {
-    fn name(&mut self, field: &Field) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        json_str(self.out, field_name(field));
-        self.out.push(':');
+    /// Starts a member; where to write its value.
+    fn name(&mut self, field: &Field) -> &mut String {
+        let out = self.0.next(',');
+        json_str(out, field_name(field));
+        out.push(':');
+        out
     }
 
     fn number(&mut self, field: &Field, value: impl fmt::Display) {
-        self.name(field);
-        let _ = write!(self.out, "{value}");
+        let out = self.name(field);
+        let _ = write!(out, "{value}");
     }
 }
 
@@ -260,25 +271,25 @@ impl Visit for JsonFields<'_> {
         if skipped(field) {
             return;
         }
-        self.name(field);
-        json_str(self.out, value);
+        let out = self.name(field);
+        json_str(out, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.name(field);
-        self.out.push('"');
-        let _ = write!(JsonEscaped(self.out), "{}", Chain(value));
-        self.out.push('"');
+        let out = self.name(field);
+        out.push('"');
+        let _ = write!(JsonEscaped(out), "{}", Chain(value));
+        out.push('"');
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if skipped(field) {
             return;
         }
-        self.name(field);
-        self.out.push('"');
-        let _ = write!(JsonEscaped(self.out), "{value:?}");
-        self.out.push('"');
+        let out = self.name(field);
+        out.push('"');
+        let _ = write!(JsonEscaped(out), "{value:?}");
+        out.push('"');
     }
 }
 
@@ -363,7 +374,7 @@ mod tests {
         let request = RequestContext::new("POST", "/v1/tools/execute".into());
         REQUEST.sync_scope(request, || {
             tracing::info!(status = 200u16, "before the key");
-            record_api_key("backend");
+            record_api_key(&"backend".into());
             emit();
         });
     }

@@ -64,9 +64,23 @@ impl LogBuffer {
         };
         (LogBuffer { shared }, guard)
     }
+
+    /// Appends one line (or drops it, counted, when too much waits).
+    pub fn append(&self, line: &[u8]) {
+        self.shared.append(line);
+    }
 }
 
 impl Shared {
+    fn append(&self, line: &[u8]) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.len() + line.len() > MAX_PENDING {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            pending.extend_from_slice(line);
+        }
+    }
+
     fn run(&self, mut out: impl Write) {
         let mut spare = Vec::new();
         loop {
@@ -106,24 +120,6 @@ impl Drop for LogGuard {
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();
             let _ = thread.join();
-        }
-    }
-}
-
-impl LogBuffer {
-    /// Appends one line (or drops it, counted, when too much waits).
-    pub fn append(&self, line: &[u8]) {
-        self.shared.append(line);
-    }
-}
-
-impl Shared {
-    fn append(&self, line: &[u8]) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() + line.len() > MAX_PENDING {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        } else {
-            pending.extend_from_slice(line);
         }
     }
 }
